@@ -1,0 +1,5 @@
+"""nnkit: the classic first steps of deep learning as typed, tested PyTorch library calls."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

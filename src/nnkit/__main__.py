@@ -1,0 +1,8 @@
+"""``python -m nnkit``: the same as the ``nnkit`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The ``nnkit`` command line: argparse front end, one module per subcommand.
+
+The CLI only parses arguments and calls the library; everything it does is one library call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import NnkitError
+from . import data, mnist, summary
+from ._common import UsageError, make_parser_class
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS = (data, mnist, summary)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand."""
+    parser_class = make_parser_class()
+    parser = parser_class(
+        prog="nnkit",
+        description="nnkit: the classic first steps of deep learning as library calls.",
+    )
+    parser.add_argument("--version", action="version", version=f"nnkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
+    sub.required = True
+    for command in _COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 failure, 2 bad arguments)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except UsageError as exc:
+        print(f"nnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except (NnkitError, ValueError, OSError) as exc:
+        print(f"nnkit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nnkit: interrupted", file=sys.stderr)
+        return 130
+    return status

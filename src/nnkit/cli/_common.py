@@ -1,0 +1,40 @@
+"""Helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+from typing import NoReturn
+
+from matplotlib.figure import Figure
+
+from .._atomic import atomic_write_bytes
+
+
+class UsageError(Exception):
+    """Arguments that parse but make no sense together (exit status 2)."""
+
+
+def make_parser_class() -> type[argparse.ArgumentParser]:
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    return Parser
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
+    """Save a figure atomically, in the format its suffix names."""
+    buffer = io.BytesIO()
+    suffix = os.fspath(path).rsplit(".", 1)[-1].lower() if "." in os.fspath(path) else "png"
+    fig.savefig(buffer, format=suffix, dpi=120)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def say(*parts: object) -> None:
+    """Print a result line to stdout."""
+    print(*parts, file=sys.stdout)

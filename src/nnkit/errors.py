@@ -1,0 +1,65 @@
+"""The exceptions nnkit raises.
+
+Every nnkit error derives from :class:`NnkitError`, so ``except nnkit.errors.NnkitError`` catches
+all of them. Where an error is also a classic Python error (a bad file is a ``ValueError``, a
+missing file a ``FileNotFoundError``), it derives from that too, so existing handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "ChecksumError",
+    "DataFormatError",
+    "DataNotFoundError",
+    "DownloadError",
+    "NnkitError",
+    "TrainingDivergedError",
+]
+
+
+class NnkitError(Exception):
+    """Base class of every exception raised by nnkit."""
+
+
+class DataFormatError(NnkitError, ValueError):
+    """A data file is not what its format promises (bad magic, truncated, inconsistent sizes)."""
+
+
+class ChecksumError(DataFormatError):
+    """A file's SHA-256 digest differs from the published one."""
+
+
+class DataNotFoundError(NnkitError, FileNotFoundError):
+    """Data files were looked for and not found."""
+
+
+class DownloadError(NnkitError, OSError):
+    """Downloading data failed (no network, every mirror refused, or a bad digest)."""
+
+
+class CheckpointError(NnkitError, ValueError):
+    """A checkpoint file is missing, unreadable or does not match the model being trained."""
+
+
+class TrainingDivergedError(NnkitError, FloatingPointError):
+    """The training loss became NaN or infinite.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch (1-based) in which the loss stopped being finite.
+    step : int
+        The batch index (1-based, within that epoch) of the first non-finite loss.
+    loss : float
+        The offending loss value.
+    """
+
+    def __init__(self, epoch: int, step: int, loss: float) -> None:
+        self.epoch = epoch
+        self.step = step
+        self.loss = loss
+        super().__init__(
+            f"training diverged: loss is {loss} at epoch {epoch}, step {step}; "
+            "try a smaller learning rate or gradient clipping (grad_clip=1.0)"
+        )

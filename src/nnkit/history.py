@@ -1,0 +1,179 @@
+"""Per-epoch training records: data you can save, reload and plot."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from ._atomic import atomic_write_text
+
+__all__ = ["EpochRecord", "History"]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch of training measured.
+
+    Losses are means over samples; accuracies are fractions in ``[0, 1]``. Test fields are None
+    when no test data was given; accuracies are None when the task is not classification.
+    ``extra`` holds any further metrics (for example validation bits per character).
+    """
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float | None = None
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    lr: float | None = None
+    seconds: float = 0.0
+    samples_per_second: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def get(self, name: str) -> float | None:
+        """A metric by name, looking in the fixed fields first, then in ``extra``."""
+        if name in _FIELDS:
+            value = getattr(self, name)
+            return None if value is None else float(value)
+        return self.extra.get(name)
+
+
+_FIELDS = {f.name for f in dataclasses.fields(EpochRecord)} - {"extra"}
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class History:
+    """The records of a training run, one per finished epoch.
+
+    Attributes
+    ----------
+    records : list of EpochRecord
+        In epoch order.
+    interrupted : bool
+        True when training was stopped by Ctrl-C.
+    stopped_early : bool
+        True when a callback (for example early stopping) ended training.
+
+    Examples
+    --------
+    >>> h = History([EpochRecord(epoch=1, train_loss=0.5, test_accuracy=0.9)])
+    >>> History.from_json(h.to_json()).records == h.records
+    True
+    >>> h.column("test_accuracy")
+    [0.9]
+    """
+
+    records: list[EpochRecord] = field(default_factory=list)
+    interrupted: bool = False
+    stopped_early: bool = False
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def last(self) -> EpochRecord | None:
+        """The most recent record, or None before the first epoch ends."""
+        return self.records[-1] if self.records else None
+
+    def append(self, record: EpochRecord) -> None:
+        """Add the record of the epoch that just ended."""
+        self.records.append(record)
+
+    def column(self, name: str) -> list[float | None]:
+        """One metric across epochs (``"train_loss"``, ``"test_accuracy"``, an ``extra`` key...)."""
+        return [r.get(name) for r in self.records]
+
+    def best(self, name: str, *, mode: str = "min") -> EpochRecord | None:
+        """The record with the lowest (``mode="min"``) or highest (``"max"``) value of ``name``."""
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        scored = [(v, r) for r in self.records if (v := r.get(name)) is not None]
+        if not scored:
+            return None
+        pick = min if mode == "min" else max
+        return pick(scored, key=lambda item: item[0])[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: ``{"records": [...], "interrupted": ..., "stopped_early": ...}``."""
+        return {
+            "records": [_clean(dataclasses.asdict(r)) for r in self.records],
+            "interrupted": self.interrupted,
+            "stopped_early": self.stopped_early,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Rebuild a History from :meth:`to_dict`'s output."""
+        try:
+            records = [EpochRecord(**r) for r in data["records"]]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a History dictionary: {exc}") from exc
+        return cls(
+            records,
+            interrupted=bool(data.get("interrupted", False)),
+            stopped_early=bool(data.get("stopped_early", False)),
+        )
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The history as JSON text; also written atomically to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        if path is not None:
+            atomic_write_text(path, text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str]) -> History:
+        """Load from JSON text or from a path to a JSON file."""
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            text = Path(source).read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(text))
+
+    def plot(self, *, title: str | None = None) -> Figure:
+        """Loss (left) and accuracy in percent (right) against epoch.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Not shown; save it with ``fig.savefig(path)``.
+        """
+        fig = Figure(figsize=(10, 4), layout="constrained")
+        loss_ax, acc_ax = fig.subplots(1, 2)
+        epochs = [r.epoch for r in self.records]
+        for key, label in (("train_loss", "train"), ("test_loss", "test")):
+            values = self.column(key)
+            if any(v is not None for v in values):
+                loss_ax.plot(
+                    epochs, [math.nan if v is None else v for v in values], "o-", label=label
+                )
+        for key, label in (("train_accuracy", "train"), ("test_accuracy", "test")):
+            values = self.column(key)
+            if any(v is not None for v in values):
+                acc_ax.plot(
+                    epochs, [math.nan if v is None else 100 * v for v in values], "o-", label=label
+                )
+        loss_ax.set(xlabel="epoch", ylabel="loss (mean per sample)", title="loss")
+        acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        for ax in (loss_ax, acc_ax):
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(alpha=0.3)
+            if ax.has_data():
+                ax.legend()
+        if title:
+            fig.suptitle(title)
+        return fig

@@ -1,0 +1,100 @@
+"""The MNIST convolutional network of the notes, with its depth as a parameter."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["MnistCNN"]
+
+_CHANNELS: Final = (16, 32, 64)
+_ALLOWED_DEPTHS: Final = (1, 2, 3)
+
+
+def _spatial_size(size: int, depth: int) -> int:
+    """Side length after ``depth`` blocks of (3x3 valid conv, 2x2 max-pool)."""
+    for _ in range(depth):
+        size = (size - 2) // 2
+    return size
+
+
+class MnistCNN(nn.Module):
+    """The notes' MNIST CNN, generalised to 1, 2 or 3 convolutional blocks.
+
+    Each block is a 3x3 convolution (no padding), ReLU and 2x2 max-pooling, with 16, 32 and 64
+    channels; the head is fully connected, ``flat -> 128 -> 64 -> num_classes`` with ReLU between.
+    ``MnistCNN(depth=2)`` is exactly the notes' ``Net``: the same layers in the same order, under
+    the same attribute names (``conv1, conv2, fc1, fc2, fc3``), so a ``state_dict`` saved from
+    ``Net`` loads unchanged. The flattened size is computed from the depth
+    (``16*13*13 = 2704``, ``32*5*5 = 800``, ``64*1*1 = 64``).
+
+    Parameters
+    ----------
+    depth : int
+        Number of convolutional blocks: 1, 2 or 3.
+    num_classes : int
+        Number of outputs (logits).
+    dropout : float
+        Dropout probability after each hidden fully connected layer (0 disables it; dropout has
+        no parameters, so the ``state_dict`` is the same either way).
+
+    Shape
+    -----
+    - Input: ``(N, 1, 28, 28)`` float.
+    - Output: ``(N, num_classes)`` logits (no softmax; use cross entropy on them).
+
+    Examples
+    --------
+    >>> model = MnistCNN(depth=2)
+    >>> [tuple(p.shape) for p in model.parameters()][:3]
+    [(16, 1, 3, 3), (16,), (32, 16, 3, 3)]
+    >>> model(torch.zeros(8, 1, 28, 28)).shape
+    torch.Size([8, 10])
+    """
+
+    def __init__(self, depth: int = 2, *, num_classes: int = 10, dropout: float = 0.0) -> None:
+        super().__init__()
+        if isinstance(depth, bool) or depth not in _ALLOWED_DEPTHS:
+            raise ValueError(f"MnistCNN depth must be one of {_ALLOWED_DEPTHS}, got {depth!r}")
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.depth = depth
+        self.num_classes = num_classes
+        self.dropout = dropout
+        in_channels = 1
+        for i in range(depth):
+            self.add_module(f"conv{i + 1}", nn.Conv2d(in_channels, _CHANNELS[i], 3))
+            in_channels = _CHANNELS[i]
+        side = _spatial_size(28, depth)
+        self.flat_features = in_channels * side * side
+        self.fc1 = nn.Linear(self.flat_features, 128)
+        self.fc2 = nn.Linear(128, 64)
+        self.fc3 = nn.Linear(64, num_classes)
+
+    def convs(self) -> list[nn.Conv2d]:
+        """The convolutional layers, in order."""
+        return [self.get_submodule(f"conv{i + 1}") for i in range(self.depth)]  # type: ignore[misc]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(
+                f"MnistCNN expects input of shape (N, 1, 28, 28), got {tuple(x.shape)}"
+            )
+        for conv in self.convs():
+            # max-pool and ReLU commute (both are monotone), so pooling first computes the
+            # notes' relu-then-pool exactly, gradients included, with a quarter of the ReLU work.
+            x = torch.relu(F.max_pool2d(conv(x), 2))
+        x = torch.flatten(x, 1)
+        x = torch.relu(self.fc1(x))
+        x = F.dropout(x, self.dropout, self.training)
+        x = torch.relu(self.fc2(x))
+        x = F.dropout(x, self.dropout, self.training)
+        return self.fc3(x)  # type: ignore[no-any-return]
+
+    def extra_repr(self) -> str:
+        return f"depth={self.depth}, num_classes={self.num_classes}, dropout={self.dropout}"

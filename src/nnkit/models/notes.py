@@ -1,0 +1,45 @@
+"""The study notes' own models, kept exactly as the notes wrote them, for comparison.
+
+These are the reference implementations that nnkit's models are tested and benchmarked against.
+They are not meant for new code: use :class:`~nnkit.models.MnistCNN` instead of ``NotesNet``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["NotesNet"]
+
+
+class NotesNet(nn.Module):
+    """The notes' ``Net``, verbatim (the notes' version; prefer ``MnistCNN(depth=2)``).
+
+    Examples
+    --------
+    >>> NotesNet()(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3)
+        self.conv2 = nn.Conv2d(16, 32, 3)
+        self.fc1 = nn.Linear(32 * 5 * 5, 128)
+        self.fc2 = nn.Linear(128, 64)
+        self.fc3 = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        x = torch.relu(x)
+        x = torch.nn.functional.max_pool2d(x, 2)
+        x = self.conv2(x)
+        x = torch.relu(x)
+        x = torch.nn.functional.max_pool2d(x, 2)
+        x = x.view(-1, 32 * 5 * 5)
+        x = self.fc1(x)
+        x = torch.relu(x)
+        x = self.fc2(x)
+        x = torch.relu(x)
+        x = self.fc3(x)
+        return x

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nnkit
+from nnkit.cli import main
+from nnkit.history import History
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nnkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_version_and_help() -> None:
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"nnkit {nnkit.__version__}"
+    for args in ([], ["data"], ["data", "info"], ["mnist"], ["summary"]):
+        helped = run(*args, "--help")
+        assert helped.returncode == 0 and "usage: nnkit" in helped.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required: COMMAND"),
+        (["mnist", "--depth", "4"], "invalid choice: 4"),
+        (["mnist", "--epochs", "x"], "invalid int value: 'x'"),
+        (["summary", "--depth", "0"], "invalid choice: 0"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], match: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and match in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_semantic_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mnist", "--epochs", "0"]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+
+
+def test_missing_data_folder_is_a_one_line_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["mnist", "--data", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nnkit: error: MNIST file") and err.count("\n") == 1
+
+
+def test_data_info_without_and_with_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["data", "info", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "train-images-idx3-ubyte" in out and "missing" in out
+    assert "10,000 training and 2,000 test images" in out
+
+
+@pytest.mark.mnist
+def test_data_info_verifies_full_mnist(
+    mnist_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["data", "info", "--root", str(mnist_root)]) == 0
+    assert capsys.readouterr().out.count("SHA-256 verified") == 4
+
+
+def test_summary_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "--depth", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1.weight" in out and "[128, 800]" in out and "total: 116,234 parameters" in out
+    assert main(["summary", "--depth", "3", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["summary"]["total_params"] == sum(r["numel"] for r in payload["parameters"])
+
+
+@pytest.mark.slow
+def test_mnist_on_the_sample_end_to_end(tmp_path: Path) -> None:
+    plot, out = tmp_path / "depth.png", tmp_path / "out.json"
+    result = run(
+        "mnist",
+        "--depth",
+        "1",
+        "2",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--plot",
+        str(plot),
+        "--json",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "embedded MNIST sample" in result.stdout
+    table = [line.split() for line in result.stdout.splitlines() if line.strip()[:1] in {"1", "2"}]
+    assert [row[0] for row in table] == ["1", "2"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    histories = {k: History.from_dict(v) for k, v in json.loads(out.read_text()).items()}
+    assert sorted(histories) == ["1", "2"] and all(len(h) == 2 for h in histories.values())
+    last = histories["2"].last
+    assert last is not None and last.test_accuracy is not None and last.test_accuracy > 0.85

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+from nnkit.history import EpochRecord, History
+
+
+def sample() -> History:
+    return History(
+        [
+            EpochRecord(1, 0.5, 0.8, 0.4, 0.85, 1e-3, 2.0, 100.0, {"bpc": 2.1}),
+            EpochRecord(2, 0.3, 0.9, 0.35, 0.9, 1e-3, 2.0, 110.0, {"bpc": 1.9}),
+        ]
+    )
+
+
+def test_json_round_trip_in_memory_and_on_disk(tmp_path: Path) -> None:
+    h = sample()
+    assert History.from_json(h.to_json()).records == h.records
+    h.to_json(tmp_path / "h.json")
+    assert History.from_json(tmp_path / "h.json").records == h.records
+
+
+def test_non_finite_values_are_written_as_null() -> None:
+    h = History([EpochRecord(1, math.nan, extra={"x": math.inf})])
+    back = History.from_json(h.to_json())
+    assert back.records[0].train_loss is None and back.records[0].extra["x"] is None
+
+
+def test_column_best_and_last() -> None:
+    h = sample()
+    assert h.column("test_accuracy") == [0.85, 0.9]
+    assert h.column("bpc") == [2.1, 1.9]
+    assert h.best("test_loss") is h.records[1]
+    assert h.best("train_accuracy", mode="max") is h.records[1]
+    assert h.last is h.records[1]
+    assert History().last is None and History().best("x") is None
+    with pytest.raises(ValueError, match="mode"):
+        h.best("x", mode="top")
+
+
+def test_from_dict_rejects_junk() -> None:
+    with pytest.raises(ValueError, match="not a History"):
+        History.from_dict({"nope": 1})
+
+
+def test_plot_returns_a_figure_with_two_panels() -> None:
+    fig = sample().plot(title="t")
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert fig.axes[1].get_ylabel() == "accuracy (%)"
+    assert list(fig.axes[1].lines[1].get_ydata()) == pytest.approx([85.0, 90.0])

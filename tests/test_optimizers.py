@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import optim
+
+from nnkit.optimizers import OPTIMIZER_NAMES, build_optimizer, build_scheduler, default_lr
+
+
+def params() -> list[torch.nn.Parameter]:
+    return [torch.nn.Parameter(torch.zeros(3))]
+
+
+@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
+def test_every_name_builds_with_pytorch_defaults(name: str) -> None:
+    opt = build_optimizer(name, params())
+    assert opt.defaults["lr"] == default_lr(name)
+
+
+def test_presets_and_settings() -> None:
+    nesterov = build_optimizer("nesterov", params(), lr=0.1)
+    assert isinstance(nesterov, optim.SGD) and nesterov.defaults["nesterov"] is True
+    adamw = build_optimizer("adamw", params(), lr=0.01, weight_decay=0.1, betas=(0.8, 0.9))
+    assert adamw.defaults["weight_decay"] == 0.1 and adamw.defaults["betas"] == (0.8, 0.9)
+    assert default_lr("adam") == 1e-3
+
+
+def test_bad_optimizer_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown optimizer 'adan'; expected one of sgd"):
+        build_optimizer("adan", params())
+    with pytest.raises(ValueError, match="lbfgs has no weight_decay"):
+        build_optimizer("lbfgs", params(), weight_decay=0.1)
+    with pytest.raises(TypeError, match=r"name or a torch\.optim\.Optimizer"):
+        build_optimizer(3, params())  # type: ignore[arg-type]
+
+
+def test_schedulers() -> None:
+    opt = build_optimizer("sgd", params(), lr=0.1)
+    sched, interval = build_scheduler("onecycle", opt, epochs=2, steps_per_epoch=5)
+    assert isinstance(sched, optim.lr_scheduler.OneCycleLR) and interval == "batch"
+    opt = build_optimizer("sgd", params(), lr=0.1)
+    sched, interval = build_scheduler("step", opt, epochs=9, steps_per_epoch=5)
+    assert (
+        isinstance(sched, optim.lr_scheduler.StepLR)
+        and sched.step_size == 3
+        and interval == "epoch"
+    )
+    with pytest.raises(ValueError, match="unknown scheduler 'warm'"):
+        build_scheduler("warm", opt, epochs=1, steps_per_epoch=1)

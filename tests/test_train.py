@@ -1,0 +1,515 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from nnkit.callbacks import Callback, TrainState
+from nnkit.checkpoint import load_checkpoint
+from nnkit.data import load_mnist, load_mnist_sample
+from nnkit.errors import CheckpointError, TrainingDivergedError
+from nnkit.history import EpochRecord
+from nnkit.models import MnistCNN
+from nnkit.train import FAST_RECIPE, evaluate, fit
+
+from .conftest import requires_cuda
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[torch.Tensor, torch.Tensor]:
+    """600 real MNIST images as float tensors (N, 1, 28, 28) and labels."""
+    ds = load_mnist_sample(train=False)
+    return ds.images[:600].unsqueeze(1).float() / 255, ds.labels[:600]
+
+
+def blobs(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    x = torch.randn(n, 2, generator=g) * 0.3 + torch.stack([y.float(), (y == 1).float()], 1) * 2
+    return x, y
+
+
+def mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def test_fit_learns_mnist_sample_and_fills_history() -> None:
+    torch.manual_seed(0)
+    train, test = load_mnist_sample(train=True), load_mnist_sample(train=False)
+    history = fit(
+        MnistCNN(depth=1), train, test=test, epochs=1, seed=0, device="cpu", progress=False
+    )
+    record = history.last
+    assert record is not None and record.epoch == 1
+    assert record.test_accuracy is not None and record.test_accuracy > 0.85
+    assert record.train_accuracy is not None and 0.5 < record.train_accuracy <= 1.0
+    assert record.test_loss is not None and record.test_loss < 0.6
+    assert record.lr == pytest.approx(1e-3)
+    assert record.seconds > 0 and record.samples_per_second > 0
+    assert not history.interrupted and not history.stopped_early
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+def test_one_epoch_on_full_mnist_reaches_98_percent(mnist_root: Path) -> None:
+    torch.manual_seed(0)
+    model = MnistCNN(depth=2)
+    history = fit(
+        model,
+        load_mnist(mnist_root),
+        test=load_mnist(mnist_root, train=False),
+        epochs=1,
+        seed=0,
+        device="cpu",
+        progress=False,
+        **FAST_RECIPE,
+    )
+    assert history.last is not None and history.last.test_accuracy is not None
+    assert history.last.test_accuracy >= 0.98
+
+
+def test_evaluate_is_the_true_mean_over_samples() -> None:
+    torch.manual_seed(1)
+    model = nn.Linear(2, 3).double()
+    x, y = blobs(10)
+    x = x.double()
+    result = evaluate(model, (x, y), batch_size=3, device="cpu")
+    with torch.no_grad():
+        per_sample = nn.functional.cross_entropy(model(x), y, reduction="none")
+        hits = int((model(x).argmax(1) == y).sum())
+    assert result.loss == pytest.approx(float(per_sample.mean()), rel=1e-12)
+    assert (result.correct, result.total) == (hits, 10)
+    assert result.accuracy == pytest.approx(hits / 10)
+    # the notes' formula (sum of batch means / N) gives something else for batches of 3
+    batch_means = [float(per_sample[i : i + 3].mean()) for i in range(0, 10, 3)]
+    assert abs(sum(batch_means) / 10 - result.loss) > 1e-3
+
+
+def test_evaluate_regression_has_no_accuracy() -> None:
+    x = torch.randn(8, 2)
+    result = evaluate(nn.Linear(2, 1), (x, x.sum(1, keepdim=True)), loss="mse", device="cpu")
+    assert result.accuracy is None and result.total == 8
+
+
+def _weights(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+class _StopAfter(Callback):
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        if record.epoch == self.epoch:
+            state.stop_training = True
+
+
+def _run(
+    small: tuple[torch.Tensor, torch.Tensor], epochs: int, ck: Path | None, **kwargs: object
+) -> nn.Module:
+    torch.manual_seed(5)
+    model = MnistCNN(depth=1, dropout=0.3)  # dropout: the RNG state must be restored too
+    fit(
+        model,
+        small,
+        epochs=epochs,
+        batch_size=64,
+        seed=11,
+        device="cpu",
+        progress=False,
+        checkpoint=ck,
+        **kwargs,
+    )  # type: ignore[arg-type]
+    return model
+
+
+def test_resume_is_bit_exact(small: tuple[torch.Tensor, torch.Tensor], tmp_path: Path) -> None:
+    straight = _run(small, 2, None)
+    ck = tmp_path / "run.pt"
+    _run(small, 1, ck)
+    assert load_checkpoint(ck)["epoch"] == 1
+    resumed = _run(small, 2, ck, resume=True)
+    for a, b in zip(_weights(straight), _weights(resumed), strict=True):
+        assert torch.equal(a, b)
+    state = load_checkpoint(ck)
+    assert state["epoch"] == 2 and len(state["history"]["records"]) == 2
+
+
+def test_resume_mid_schedule_is_bit_exact(
+    small: tuple[torch.Tensor, torch.Tensor], tmp_path: Path
+) -> None:
+    straight = _run(small, 3, None, scheduler="cosine", optimizer="adamw")
+    ck = tmp_path / "run.pt"
+    _run(small, 3, ck, scheduler="cosine", optimizer="adamw", callbacks=[_StopAfter(2)])
+    resumed = _run(small, 3, ck, scheduler="cosine", optimizer="adamw", resume=True)
+    for a, b in zip(_weights(straight), _weights(resumed), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_resume_rejects_a_checkpoint_of_another_model(
+    small: tuple[torch.Tensor, torch.Tensor], tmp_path: Path
+) -> None:
+    ck = tmp_path / "ck.pt"
+    fit(MnistCNN(depth=1), small, epochs=1, device="cpu", progress=False, checkpoint=ck)
+    with pytest.raises(CheckpointError, match="does not match"):
+        fit(
+            MnistCNN(depth=2),
+            small,
+            epochs=2,
+            device="cpu",
+            progress=False,
+            checkpoint=ck,
+            resume=True,
+        )
+
+
+def test_divergence_names_epoch_and_step() -> None:
+    calls = {"n": 0}
+
+    def exploding(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        loss = nn.functional.cross_entropy(out, y)
+        return loss * math.inf if calls["n"] == 11 else loss
+
+    with pytest.raises(TrainingDivergedError, match="epoch 2, step 5") as info:
+        fit(mlp(), blobs(96), loss=exploding, epochs=3, batch_size=16, device="cpu", progress=False)
+    assert (info.value.epoch, info.value.step) == (2, 5)
+
+
+def test_huge_learning_rate_diverges() -> None:
+    x = torch.randn(64, 2)
+    with pytest.raises(TrainingDivergedError):
+        fit(
+            nn.Linear(2, 1),
+            (x, x.sum(1, keepdim=True) * 1e3),
+            loss="mse",
+            optimizer="sgd",
+            lr=1e6,
+            epochs=5,
+            device="cpu",
+            progress=False,
+        )
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch: int, step: int) -> None:
+        self.at = (epoch, step)
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if (state.epoch, state.step) == self.at:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_returns_history_and_keeps_last_checkpoint(tmp_path: Path) -> None:
+    ck = tmp_path / "ck.pt"
+    history = fit(
+        mlp(),
+        blobs(),
+        epochs=5,
+        batch_size=16,
+        device="cpu",
+        progress=False,
+        checkpoint=ck,
+        callbacks=[_InterruptAt(2, 3)],
+    )
+    assert history.interrupted and len(history) == 1
+    assert load_checkpoint(ck)["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta"]
+)
+def test_every_named_optimizer_trains(name: str) -> None:
+    torch.manual_seed(0)
+    lr = {"adadelta": 1.0, "sgd": 0.1, "momentum": 0.05, "nesterov": 0.05}.get(name, 0.01)
+    history = fit(
+        mlp(),
+        blobs(),
+        optimizer=name,
+        lr=lr,
+        epochs=15,
+        batch_size=16,
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
+    losses = history.column("train_loss")
+    assert losses[-1] is not None and losses[0] is not None and losses[-1] < 0.6 * losses[0]
+
+
+def test_lbfgs_closure_is_driven() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.1
+    model = nn.Linear(3, 1)
+    history = fit(
+        model,
+        (x, y),
+        loss="mse",
+        optimizer="lbfgs",
+        lr=1.0,
+        epochs=3,
+        batch_size=64,
+        device="cpu",
+        progress=False,
+    )
+    assert history.last is not None and history.last.train_loss < 1e-6
+    torch.testing.assert_close(
+        model.weight.data, torch.tensor([[1.0, -2.0, 0.5]]), atol=1e-4, rtol=0
+    )
+
+
+class _Recorder(Callback):
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+        self.grad_norms: list[float] = []
+        self.events: list[str] = []
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self.events.append("train_begin")
+
+    def on_epoch_begin(self, state: TrainState) -> None:
+        self.events.append(f"epoch_begin {state.epoch}")
+
+    def on_batch_end(self, state: TrainState) -> None:
+        self.lrs.append(float(state.optimizer.param_groups[0]["lr"]))
+        grads = [p.grad.norm() for p in state.model.parameters() if p.grad is not None]
+        self.grad_norms.append(float(torch.stack(grads).norm()))
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        self.events.append(f"epoch_end {record.epoch}")
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.events.append("train_end")
+
+
+def test_onecycle_steps_per_batch_and_cosine_per_epoch() -> None:
+    rec = _Recorder()
+    fit(
+        mlp(),
+        blobs(64),
+        scheduler="onecycle",
+        lr=0.01,
+        epochs=2,
+        batch_size=16,
+        device="cpu",
+        progress=False,
+        callbacks=[rec],
+    )
+    assert len(set(rec.lrs)) == len(rec.lrs) == 8
+    assert max(rec.lrs) <= 0.01 + 1e-9
+    history = fit(
+        mlp(),
+        blobs(64),
+        scheduler="cosine",
+        optimizer="sgd",
+        lr=0.1,
+        epochs=2,
+        device="cpu",
+        progress=False,
+    )
+    assert history.column("lr") == [pytest.approx(0.1), pytest.approx(0.05)]
+    step = fit(
+        mlp(),
+        blobs(64),
+        scheduler="step",
+        optimizer="sgd",
+        lr=0.1,
+        epochs=3,
+        device="cpu",
+        progress=False,
+        scheduler_kwargs={"step_size": 1, "gamma": 0.5},
+    )
+    assert step.column("lr") == [pytest.approx(0.1), pytest.approx(0.05), pytest.approx(0.025)]
+
+
+def test_scheduler_object_and_optimizer_object() -> None:
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.2)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    history = fit(
+        model, blobs(32), optimizer=opt, scheduler=sched, epochs=2, device="cpu", progress=False
+    )
+    assert history.column("lr") == [pytest.approx(0.2), pytest.approx(0.1)]
+    with pytest.raises(ValueError, match="set them on the optimizer object"):
+        fit(model, blobs(32), optimizer=opt, lr=0.1, device="cpu", progress=False)
+
+
+def test_grad_clip_bounds_the_gradient_norm() -> None:
+    rec = _Recorder()
+    fit(
+        mlp(),
+        blobs(),
+        lr=0.01,
+        grad_clip=0.05,
+        epochs=1,
+        batch_size=16,
+        device="cpu",
+        progress=False,
+        callbacks=[rec],
+    )
+    assert rec.grad_norms and max(rec.grad_norms) <= 0.05 * (1 + 1e-4)
+    free = _Recorder()
+    fit(
+        mlp(),
+        blobs(),
+        lr=0.01,
+        epochs=1,
+        batch_size=16,
+        device="cpu",
+        progress=False,
+        callbacks=[free],
+    )
+    assert max(free.grad_norms) > 0.05
+
+
+def test_callback_order() -> None:
+    rec = _Recorder()
+    fit(mlp(), blobs(32), epochs=2, device="cpu", progress=False, callbacks=[rec])
+    assert rec.events == [
+        "train_begin",
+        "epoch_begin 1",
+        "epoch_end 1",
+        "epoch_begin 2",
+        "epoch_end 2",
+        "train_end",
+    ]
+
+
+def test_amp_runs_layers_in_bfloat16() -> None:
+    model = mlp()
+    seen: list[torch.dtype] = []
+    model[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    history = fit(model, blobs(), amp=True, epochs=2, batch_size=16, device="cpu", progress=False)
+    assert set(seen) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert history.last is not None and math.isfinite(history.last.train_loss)
+
+
+def test_channels_last_reaches_the_model(small: tuple[torch.Tensor, torch.Tensor]) -> None:
+    model = MnistCNN(depth=1)
+    formats: list[bool] = []
+    model.conv1.register_forward_pre_hook(
+        lambda m, i: formats.append(i[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    fit(model, small, channels_last=True, epochs=1, batch_size=200, device="cpu", progress=False)
+    assert formats and all(formats)
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.slow
+def test_compile_trains_the_original_model() -> None:
+    torch.manual_seed(0)
+    model = mlp()
+    before = _weights(model)
+    history = fit(
+        model, blobs(), compile=True, lr=0.01, epochs=3, batch_size=32, device="cpu", progress=False
+    )
+    assert any(not torch.equal(a, b) for a, b in zip(before, _weights(model), strict=True))
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    losses = history.column("train_loss")
+    assert losses[-1] is not None and losses[0] is not None and losses[-1] < losses[0]
+
+
+def test_progress_false_is_silent_and_log_every_prints_the_notes_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fit(mlp(), blobs(64), epochs=1, batch_size=16, device="cpu", progress=False)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    fit(mlp(), blobs(64), epochs=1, batch_size=16, device="cpu", progress=False, log_every=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Train Epoch: 1 [0/64 (0%)]\tLoss: ")
+    assert lines[1].startswith("Train Epoch: 1 [32/64 (50%)]\tLoss: ")
+    assert len(lines[1].rsplit(" ", 1)[1].split(".")[1]) == 6
+
+
+def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    fit(mlp(), blobs(64), epochs=1, batch_size=16, device="cpu", progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "epoch 1/1" in captured.err
+
+
+class _PlainDataset(Dataset[tuple[torch.Tensor, int]]):
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.x[i], int(self.y[i])
+
+
+def test_accepted_data_kinds() -> None:
+    x, y = blobs(48)
+    for data in (
+        (x, y),
+        torch.utils.data.TensorDataset(x, y),
+        _PlainDataset(x, y),
+        [(x[i : i + 16], y[i : i + 16]) for i in range(0, 48, 16)],
+        torch.utils.data.DataLoader(_PlainDataset(x, y), batch_size=16),
+    ):
+        history = fit(mlp(), data, test=data, epochs=1, device="cpu", progress=False)
+        assert history.last is not None and history.last.test_accuracy is not None
+    with pytest.raises(TypeError, match="one-shot iterator"):
+        fit(mlp(), iter([(x, y)]), device="cpu", progress=False)
+    with pytest.raises(TypeError, match="must be a Dataset"):
+        fit(mlp(), 42, device="cpu", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"epochs": 0}, ValueError, "epochs must be a positive integer, got 0"),
+        ({"resume": True}, ValueError, "resume=True needs checkpoint"),
+        ({"loss": "hing"}, ValueError, "unknown loss 'hing'"),
+        ({"optimizer": "adamm"}, ValueError, "unknown optimizer 'adamm'"),
+        ({"scheduler": "linear"}, ValueError, "unknown scheduler 'linear'"),
+        ({"grad_clip": -1.0}, ValueError, "grad_clip must be positive"),
+        ({"lr": -0.1}, ValueError, "lr must be positive"),
+        ({"device": "gpu"}, ValueError, "device must be"),
+        ({"log_every": 0}, ValueError, "log_every"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        fit(mlp(), blobs(16), progress=False, **kwargs)  # type: ignore[arg-type]
+
+
+def test_seed_makes_runs_reproducible() -> None:
+    def run() -> list[torch.Tensor]:
+        torch.manual_seed(3)
+        model = mlp()
+        fit(model, blobs(), epochs=2, batch_size=8, seed=4, device="cpu", progress=False)
+        return _weights(model)
+
+    for a, b in zip(run(), run(), strict=True):
+        assert torch.equal(a, b)
+
+
+@requires_cuda
+@pytest.mark.gpu
+def test_fit_on_cuda(small: tuple[torch.Tensor, torch.Tensor]) -> None:
+    torch.manual_seed(0)
+    model = MnistCNN(depth=2)
+    history = fit(
+        model,
+        small,
+        test=small,
+        epochs=3,
+        batch_size=64,
+        device="cuda",
+        amp=True,
+        channels_last=True,
+        progress=False,
+        seed=0,
+    )
+    assert next(model.parameters()).device.type == "cuda"
+    assert history.last is not None and history.last.test_accuracy is not None
+    assert history.last.test_accuracy > 0.7
