@@ -47,3 +47,12 @@ def test_schedulers() -> None:
     )
     with pytest.raises(ValueError, match="unknown scheduler 'warm'"):
         build_scheduler("warm", opt, epochs=1, steps_per_epoch=1)
+
+
+def test_fused_only_on_cuda_and_only_where_it_exists() -> None:
+    cpu = build_optimizer("adam", params(), device=torch.device("cpu"))
+    assert not cpu.defaults.get("fused")
+    meta = torch.device("cuda")  # building does not touch the device, so this runs without one
+    assert build_optimizer("adamw", params(), device=meta).defaults["fused"] is True
+    assert not build_optimizer("rmsprop", params(), device=meta).defaults.get("fused")
+    assert build_optimizer("adam", params(), device=meta, fused=False).defaults["fused"] is False

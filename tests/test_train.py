@@ -495,21 +495,48 @@ def test_seed_makes_runs_reproducible() -> None:
 
 @requires_cuda
 @pytest.mark.gpu
-def test_fit_on_cuda(small: tuple[torch.Tensor, torch.Tensor]) -> None:
+def test_fit_on_cuda_computes_what_the_cpu_computes(
+    small: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    def run(device: str) -> tuple[nn.Module, list[float | None]]:
+        torch.manual_seed(0)
+        model = MnistCNN(depth=2)
+        history = fit(
+            model,
+            small,
+            epochs=2,
+            batch_size=64,
+            optimizer="sgd",
+            lr=0.05,
+            seed=0,
+            device=device,
+            progress=False,
+        )
+        return model.cpu(), history.column("train_loss")
+
+    cpu_model, cpu_losses = run("cpu")
+    gpu_model, gpu_losses = run("cuda")
+    assert gpu_losses == pytest.approx(cpu_losses, rel=1e-3)
+    for a, b in zip(cpu_model.parameters(), gpu_model.parameters(), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4)
+
+
+@requires_cuda
+@pytest.mark.gpu
+def test_fit_on_cuda_with_the_fast_recipe_and_bf16_learns() -> None:
     torch.manual_seed(0)
     model = MnistCNN(depth=2)
     history = fit(
         model,
-        small,
-        test=small,
-        epochs=3,
-        batch_size=64,
-        device="cuda",
+        load_mnist_sample(),
+        test=load_mnist_sample(train=False),
+        epochs=2,
         amp=True,
-        channels_last=True,
-        progress=False,
         seed=0,
+        device="cuda",
+        progress=False,
+        **FAST_RECIPE,
     )
     assert next(model.parameters()).device.type == "cuda"
     assert history.last is not None and history.last.test_accuracy is not None
-    assert history.last.test_accuracy > 0.7
+    assert history.last.test_accuracy > 0.93

@@ -38,6 +38,8 @@ _CLASSES: dict[str, type[optim.Optimizer]] = {
     "adadelta": optim.Adadelta,
     "lbfgs": optim.LBFGS,
 }
+#: Optimizers with a fused CUDA implementation (one kernel for the whole update).
+_FUSED_ON_CUDA = frozenset({"sgd", "momentum", "nesterov", "adam", "adamw"})
 #: Extra keyword arguments that the SGD variants imply.
 _PRESETS: dict[str, dict[str, Any]] = {
     "momentum": {"momentum": 0.9},
@@ -80,6 +82,7 @@ def build_optimizer(
     *,
     lr: float | None = None,
     weight_decay: float = 0.0,
+    device: torch.device | None = None,
     **kwargs: Any,
 ) -> optim.Optimizer:
     """Make an optimizer from a name, or pass an existing optimizer through.
@@ -95,6 +98,10 @@ def build_optimizer(
         Learning rate; PyTorch's default for that optimizer when None.
     weight_decay : float
         L2 penalty (decoupled for AdamW). Not accepted by LBFGS.
+    device : torch.device, optional
+        Where the parameters live. On CUDA, SGD and Adam(W) use their fused implementation
+        (``fused=True``, one kernel per step instead of several per tensor) unless ``fused`` is
+        given in ``kwargs``.
     **kwargs
         Passed on to the optimizer (``betas``, ``momentum``...).
 
@@ -115,6 +122,8 @@ def build_optimizer(
         raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}")
     cls = optimizer_class(optimizer)
     settings: dict[str, Any] = {**_PRESETS.get(optimizer, {}), **kwargs}
+    if device is not None and device.type == "cuda" and optimizer in _FUSED_ON_CUDA:
+        settings.setdefault("fused", True)
     settings["lr"] = default_lr(cls) if lr is None else float(lr)
     if settings["lr"] <= 0:
         raise ValueError(f"lr must be positive, got {lr!r}")

@@ -464,7 +464,12 @@ def fit(
         else make_source(test, batch_size=test_batch_size, shuffle=False, seed=0, device=dev)
     )
     opt = build_optimizer(
-        optimizer, model.parameters(), lr=lr, weight_decay=weight_decay, **(optimizer_kwargs or {})
+        optimizer,
+        model.parameters(),
+        lr=lr,
+        weight_decay=weight_decay,
+        device=dev,
+        **(optimizer_kwargs or {}),
     )
     sched, interval = (None, "epoch")
     if scheduler is not None:

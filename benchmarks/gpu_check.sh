@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# One short device run: the test suite with CUDA present, the training-step benchmark on CPU and
+# CUDA, and the device comparison. Expects the four MNIST files gzipped in .gpu_data/ (carried,
+# ignored by git) and writes its logs under $OUT.
+set -uo pipefail
+export PYTHONPATH="$PWD/src:$PWD" PYTHONUNBUFFERED=1 MPLBACKEND=Agg NNKIT_DATA=/tmp/mnist
+mkdir -p /tmp/mnist/MNIST/raw
+for f in .gpu_data/*.gz; do gunzip -c "$f" > "/tmp/mnist/MNIST/raw/$(basename "$f" .gz)"; done
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available(), 'threads', torch.get_num_threads())"
+echo "== tests"
+python3 -m pytest -q -p no:cacheprovider tests src/nnkit -ra 2>&1 | tee "$OUT/tests.log" | tail -n 25
+echo "== train step benchmark"
+python3 -m pytest -q -p no:cacheprovider benchmarks/test_train_step.py --benchmark-json="$OUT/step.json" \
+  --benchmark-columns=median,ops,rounds --benchmark-sort=name --benchmark-max-time=0.5 2>&1 \
+  | tee "$OUT/step.log" | grep -E "test_train_step|passed|failed|error" | head -n 40
+echo "== devices"
+python3 benchmarks/compare_devices.py --data /tmp/mnist --out "$OUT" 2>&1 | tail -n 12
