@@ -78,7 +78,7 @@ def default_lr(name_or_class: str | type[optim.Optimizer]) -> float:
 
 def build_optimizer(
     optimizer: str | optim.Optimizer,
-    params: Iterable[torch.nn.Parameter],
+    params: Iterable[torch.Tensor],
     *,
     lr: float | None = None,
     weight_decay: float = 0.0,

@@ -113,3 +113,21 @@ def test_mnist_on_the_sample_end_to_end(tmp_path: Path) -> None:
     assert sorted(histories) == ["1", "2"] and all(len(h) == 2 for h in histories.values())
     last = histories["2"].last
     assert last is not None and last.test_accuracy is not None and last.test_accuracy > 0.85
+
+
+def test_optim_writes_figure_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nnkit.optim_viz import load_trajectories
+
+    png, data = tmp_path / "paths.png", tmp_path / "paths.json"
+    assert main(["optim", "--out", str(png), "--json", str(data)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    paths = load_trajectories(data)
+    assert list(paths) == ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw"]
+    assert all(t.points.shape == (101, 2) and t.start == (1.0, 1.5) for t in paths.values())
+    assert "adadelta" in capsys.readouterr().out
+
+
+def test_optim_bad_arguments() -> None:
+    assert run("optim", "--out", "x.png", "--lr", "fast").returncode == 2
+    assert run("optim", "--out", "x.png", "--fn", "banana").returncode == 2
+    assert run("optim").returncode == 2
