@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -78,3 +79,44 @@ def test_summary_restores_training_mode() -> None:
     model.train()
     summary(model, (1, 1, 28, 28))
     assert model.training
+
+
+def test_collapse_linear_computes_the_same_function() -> None:
+    from nnkit.models import MLP
+    from nnkit.summary import collapse_linear
+
+    torch.manual_seed(0)
+    for sizes in ([3, 2], [3, 16, 2], [5, 32, 32, 32, 4]):
+        for bias in (True, False):
+            model = MLP(sizes, activation=None, bias=bias).double()
+            single = collapse_linear(model)
+            assert (single.in_features, single.out_features) == (sizes[0], sizes[-1])
+            assert (single.bias is None) == (not bias)
+            x = torch.randn(50, sizes[0], dtype=torch.float64)
+            torch.testing.assert_close(single(x), model(x), rtol=1e-12, atol=1e-12)
+
+
+def test_collapse_linear_handles_nesting_and_float32() -> None:
+    from nnkit.summary import collapse_linear
+
+    model = nn.Sequential(
+        nn.Flatten(), nn.Sequential(nn.Linear(6, 4), nn.Identity()), nn.Linear(4, 2)
+    )
+    single = collapse_linear(model)
+    x = torch.randn(3, 2, 3)
+    torch.testing.assert_close(single(x.flatten(1)), model(x), rtol=1e-5, atol=1e-6)
+    assert single.weight.dtype == torch.float32
+
+
+def test_collapse_linear_names_the_non_linear_layer() -> None:
+    from nnkit.models import MLP
+    from nnkit.summary import collapse_linear
+
+    with pytest.raises(ValueError, match=r"layer 3 \(ReLU\) makes the model non-linear"):
+        collapse_linear(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2), nn.ReLU()))
+    with pytest.raises(ValueError, match=r"layer 1 \(Sigmoid\)"):
+        collapse_linear(MLP([2, 3, 1], activation="sigmoid"))
+    with pytest.raises(ValueError, match=r"layer 1.0 \(Conv2d\)"):
+        collapse_linear(nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Conv2d(1, 1, 1))))
+    with pytest.raises(ValueError, match="no Linear layer"):
+        collapse_linear(nn.Sequential(nn.Identity()))

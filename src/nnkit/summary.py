@@ -17,6 +17,7 @@ __all__ = [
     "ModelSummary",
     "ParameterRow",
     "ParameterTable",
+    "collapse_linear",
     "parameter_table",
     "summary",
 ]
@@ -298,3 +299,83 @@ def summary(
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
         input_size=None if input_size is None else tuple(input_size),
     )
+
+
+def _leaves(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    if isinstance(module, nn.Sequential):
+        out = []
+        for name, child in module.named_children():
+            out += [(f"{name}.{n}" if n else name, m) for n, m in _leaves(child)]
+        return out
+    return [("", module)]
+
+
+def collapse_linear(model: nn.Module) -> nn.Linear:
+    r"""The single ``nn.Linear`` that computes what a stack of linear layers computes.
+
+    Two affine layers compose into one:
+    :math:`W_2 (W_1 x + b_1) + b_2 = (W_2 W_1) x + (W_2 b_1 + b_2)`; by induction, any depth
+    does. This is why a network needs a non-linear activation: without one, depth adds nothing
+    a single layer could not do.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        An ``nn.Linear``, or an ``nn.Sequential`` (such as :class:`~nnkit.models.MLP` with
+        ``activation=None``) of ``nn.Linear``, ``nn.Identity`` and ``nn.Flatten`` layers, possibly
+        nested.
+
+    Returns
+    -------
+    torch.nn.Linear
+        A new layer (float64 arithmetic, then the model's dtype) with
+        ``collapsed(x) == model(x)`` up to rounding.
+
+    Raises
+    ------
+    ValueError
+        If a layer is not linear; the message names it (``layer 1 (ReLU) makes the model
+        non-linear``).
+
+    Examples
+    --------
+    >>> from nnkit.models import MLP
+    >>> model = MLP([3, 16, 16, 2], activation=None)
+    >>> single = collapse_linear(model)
+    >>> x = torch.randn(5, 3)
+    >>> torch.allclose(single(x), model(x), atol=1e-5)
+    True
+    >>> collapse_linear(MLP([3, 4, 2], activation="tanh"))
+    Traceback (most recent call last):
+    ...
+    ValueError: layer 1 (Tanh) makes the model non-linear: only Linear, Identity and ...
+    """
+    weight: torch.Tensor | None = None
+    bias: torch.Tensor | None = None
+    dtype = torch.float32
+    for name, layer in _leaves(model):
+        if isinstance(layer, nn.Identity | nn.Flatten):
+            continue
+        if not isinstance(layer, nn.Linear):
+            raise ValueError(
+                f"layer {name or '(model)'} ({type(layer).__name__}) makes the model non-linear: "
+                "only Linear, Identity and Flatten layers collapse into one"
+            )
+        w = layer.weight.detach().double()
+        b = None if layer.bias is None else layer.bias.detach().double()
+        dtype = layer.weight.dtype
+        if weight is None:
+            weight, bias = w, b
+            continue
+        new_bias = None if bias is None else w @ bias
+        if b is not None:
+            new_bias = b if new_bias is None else new_bias + b
+        weight, bias = w @ weight, new_bias
+    if weight is None:
+        raise ValueError("the model has no Linear layer to collapse")
+    out = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, dtype=torch.float64)
+    with torch.no_grad():
+        out.weight.copy_(weight)
+        if bias is not None:
+            out.bias.copy_(bias)
+    return out.to(dtype)

@@ -1,6 +1,7 @@
 """Models: ``nn.Module`` subclasses only (no training, no I/O)."""
 
+from .mlp import MLP
 from .mnist import MnistCNN
 from .notes import NotesNet
 
-__all__ = ["MnistCNN", "NotesNet"]
+__all__ = ["MLP", "MnistCNN", "NotesNet"]
