@@ -29,6 +29,24 @@ class BatchSource:
         except TypeError:
             return 0
 
+    def rank_weight(self, n_local: int, world_size: int) -> float:
+        """Loss weight of this rank's part of the current global batch (1 when all are equal)."""
+        n_global = getattr(self.batches, "global_count", 0)
+        if world_size == 1 or not n_global:
+            return 1.0
+        return n_local * world_size / n_global
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Make the underlying loader serve only this rank's share (see TensorLoader.shard)."""
+        sharder = getattr(self.batches, "shard", None)
+        if sharder is None:
+            raise ValueError(
+                "distributed training needs data that nnkit can split between ranks: an "
+                "(inputs, targets) pair, a TensorDataset or MNIST dataset, a TensorLoader, or "
+                f"nnkit.text.StreamBatches; got {type(self.batches).__name__}"
+            )
+        sharder(rank, world_size)
+
     def set_epoch(self, epoch: int) -> None:
         setter = getattr(self.batches, "set_epoch", None)
         if setter is not None:

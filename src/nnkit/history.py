@@ -21,7 +21,9 @@ __all__ = ["EpochRecord", "History"]
 class EpochRecord:
     """What one epoch of training measured.
 
-    Losses are means over samples; accuracies are fractions in ``[0, 1]``. Test fields are None
+    Losses are means over targets (samples, or characters for sequence models); accuracies are
+    fractions in ``[0, 1]``; ``samples_per_second`` counts targets too (characters per second for
+    a character model). Test fields are None
     when no test data was given; accuracies are None when the task is not classification.
     ``extra`` holds any further metrics (for example validation bits per character).
     """

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import NnkitError
-from . import data, mnist, optim, summary
+from . import data, mnist, optim, summary, text
 from ._common import UsageError, make_parser_class
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (data, mnist, optim, summary)
+_COMMANDS = (data, mnist, optim, summary, text)
 
 
 def build_parser() -> argparse.ArgumentParser:

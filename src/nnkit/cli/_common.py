@@ -10,7 +10,8 @@ from typing import NoReturn
 
 from matplotlib.figure import Figure
 
-from .._atomic import atomic_write_bytes
+from .._atomic import atomic_write_bytes, atomic_write_text
+from ..distributed import is_main_process
 
 
 class UsageError(Exception):
@@ -28,13 +29,22 @@ def make_parser_class() -> type[argparse.ArgumentParser]:
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
-    """Save a figure atomically, in the format its suffix names."""
+    """Save a figure atomically, in the format its suffix names (rank 0 only under torchrun)."""
+    if not is_main_process():
+        return
     buffer = io.BytesIO()
     suffix = os.fspath(path).rsplit(".", 1)[-1].lower() if "." in os.fspath(path) else "png"
     fig.savefig(buffer, format=suffix, dpi=120)
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def save_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write a text file atomically (rank 0 only under torchrun)."""
+    if is_main_process():
+        atomic_write_text(path, text)
+
+
 def say(*parts: object) -> None:
-    """Print a result line to stdout."""
-    print(*parts, file=sys.stdout)
+    """Print a result line to stdout (rank 0 only under torchrun)."""
+    if is_main_process():
+        print(*parts, file=sys.stdout, flush=True)

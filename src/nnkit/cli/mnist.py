@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_write_text
 from ..data import load_mnist, load_mnist_sample
 from ..experiments import compare_depths, depth_table, plot_depth_comparison
 from ..optimizers import OPTIMIZER_NAMES
-from ._common import UsageError, save_figure, say
+from ._common import UsageError, save_figure, save_text, say
 
 
 def add_parser(sub: Any) -> None:
@@ -83,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
         say(f"figure written to {args.plot}")
     if args.json is not None:
         payload = {str(d): h.to_dict() for d, h in histories.items()}
-        atomic_write_text(args.json, json.dumps(payload, indent=2) + "\n")
+        save_text(args.json, json.dumps(payload, indent=2) + "\n")
         say(f"histories written to {args.json}")
     return 0

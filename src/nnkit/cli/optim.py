@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..distributed import is_main_process
 from ..optim_viz import NOTES_OPTIMIZERS, animate, compare, plot, plot_values, save_trajectories
 from ..optimizers import OPTIMIZER_NAMES
 from ..surfaces import SURFACE_NAMES
@@ -85,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
     if args.values:
         save_figure(plot_values(paths), args.values)
         say(f"values figure written to {args.values}")
-    if args.gif:
+    if args.gif and is_main_process():
         animate(paths, args.gif)
         say(f"animation written to {args.gif}")
-    if args.json:
+    if args.json and is_main_process():
         save_trajectories(paths, args.json)
         say(f"trajectories written to {args.json}")
     return 0

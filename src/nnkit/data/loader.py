@@ -111,6 +111,21 @@ class TensorLoader:
         self.seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
         self.normalize = None if normalize is None else (float(normalize[0]), float(normalize[1]))
         self.epoch = 0
+        self.rank, self.world_size = 0, 1
+        self.global_count = 0
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Serve only rank ``rank``'s share of every global batch (for data parallelism).
+
+        A global batch is ``batch_size * world_size`` consecutive samples of the epoch's order,
+        split into ``world_size`` near-equal parts; this loader yields part ``rank``. So the
+        ranks together visit every sample of an epoch exactly once (no padding, no repeats),
+        all ranks take the same number of steps, and :attr:`global_count` tells how many samples
+        the current global batch holds (the last one may be smaller, or leave a rank empty).
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+        self.rank, self.world_size = rank, world_size
 
     @property
     def dataset_size(self) -> int:
@@ -118,7 +133,7 @@ class TensorLoader:
         return int(self.inputs.shape[0])
 
     def __len__(self) -> int:
-        n, b = self.dataset_size, self.batch_size
+        n, b = self.dataset_size, self.batch_size * self.world_size
         return n // b if self.drop_last else -(-n // b)
 
     def set_epoch(self, epoch: int) -> None:
@@ -144,14 +159,18 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self.order(self.epoch).to(self.inputs.device)
         self.epoch += 1
-        stop = len(self) * self.batch_size if self.drop_last else self.dataset_size
-        contiguous = not self.shuffle
-        for start in range(0, stop, self.batch_size):
+        step = self.batch_size * self.world_size
+        stop = len(self) * step if self.drop_last else self.dataset_size
+        contiguous = not self.shuffle and self.world_size == 1
+        for start in range(0, stop, step):
+            end = min(start + step, stop)
+            self.global_count = end - start
             if contiguous:
-                x = self.inputs[start : start + self.batch_size]
-                y = self.targets[start : start + self.batch_size]
+                x, y = self.inputs[start:end], self.targets[start:end]
             else:
-                idx = order[start : start + self.batch_size]
+                idx = order[start:end]
+                if self.world_size > 1:
+                    idx = torch.tensor_split(idx, self.world_size)[self.rank]
                 x, y = self.inputs[idx], self.targets[idx]
             yield self._convert(x), y
 

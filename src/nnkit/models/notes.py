@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["NotesNet"]
+__all__ = ["NotesNet", "NotesRNN"]
 
 
 class NotesNet(nn.Module):
@@ -43,3 +43,39 @@ class NotesNet(nn.Module):
         x = torch.relu(x)
         x = self.fc3(x)
         return x
+
+
+class NotesRNN(nn.Module):
+    """The notes' RNN cell, verbatim (the notes' version; use ``CharRNN(cell="seed")``).
+
+    One step: concatenate the one-hot input and the hidden state, ``hidden = i2h(combined)``
+    (no non-linearity), ``output = log_softmax(i2o(combined))``.
+
+    Examples
+    --------
+    >>> rnn = NotesRNN(58, 128, 58)
+    >>> out, h = rnn(torch.zeros(1, 58), rnn.init_hidden())
+    >>> out.shape, h.shape
+    (torch.Size([1, 58]), torch.Size([1, 128]))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.output_size = output_size
+        self.i2h = nn.Linear(input_size + hidden_size, hidden_size)
+        self.i2o = nn.Linear(input_size + hidden_size, output_size)
+        self.softmax = nn.LogSoftmax(dim=1)
+
+    def forward(
+        self, input: torch.Tensor, hidden: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        combined = torch.cat((input, hidden), 1)
+        hidden = self.i2h(combined)
+        output = self.i2o(combined)
+        output = self.softmax(output)
+        return output, hidden
+
+    def init_hidden(self) -> torch.Tensor:
+        return torch.zeros(1, self.hidden_size)

@@ -1,0 +1,122 @@
+"""Validation bits/char of the default CharRNN after a time budget, against the best n-gram.
+
+Usage::
+
+    python benchmarks/char_rnn_quality.py [--text-dir ../shared/data/text] [--minutes 5]
+                                          [--corpora alice neko] [--out DIR]
+
+For each corpus: the interleaved 90/10 split of ``nnkit.text.split_text``; the Kneser-Ney
+n-gram of every order 1..5 on it (``nnkit.text.best_ngram``); the default
+``CharRNN(len(vocab))`` (GRU, 2 x 256) trained by ``nnkit.text.train`` for ``--minutes`` on
+the CPU; then three samples at temperature 0.8. Writes ``quality.json`` and ``quality.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nnkit.models import CharRNN
+from nnkit.text import Vocab, best_ngram, generate, read_text, split_text, train
+
+DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
+PROMPTS = {"alice": ["Alice", "The Queen", "The Hatter"], "neko": ["吾輩は", "主人は", "「"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--text-dir", type=Path, default=DEFAULT)
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--corpora", nargs="+", default=["alice", "neko"])
+    parser.add_argument("--out", type=Path, default=Path("."))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dropout", type=float, default=0.0, help="CharRNN dropout (default 0)")
+    args = parser.parse_args()
+    results = {}
+    for name in args.corpora:
+        text = read_text(args.text_dir / f"{name}.txt")
+        train_pieces, val_pieces = split_text(text, 0.1)
+        started = time.perf_counter()
+        order, scores = best_ngram(train_pieces, val_pieces)
+        ngram_seconds = time.perf_counter() - started
+        vocab = Vocab.from_text(text)
+        torch.manual_seed(0)
+        model = CharRNN(len(vocab), dropout=args.dropout)
+        history = train(
+            model,
+            text,
+            vocab=vocab,
+            max_seconds=60 * args.minutes,
+            device=args.device,
+            progress=False,
+            report=True,
+        )
+        best = min(r.extra["val_bpc"] for r in history.records)
+        last = history.records[-1]
+        prompts = [p for p in PROMPTS.get(name, []) if all(c in vocab for c in p)] or [text[0]]
+        samples = [
+            generate(model, vocab, p, 240, temperature=0.8, seed=i) for i, p in enumerate(prompts)
+        ]
+        results[name] = {
+            "characters": len(text),
+            "distinct": len(set(text)),
+            "vocab": len(vocab),
+            "ngram_best_order": order,
+            "ngram_bpc": scores,
+            "ngram_seconds": ngram_seconds,
+            "rnn_val_bpc_last": last.extra["val_bpc"],
+            "rnn_val_bpc_best": best,
+            "rnn_epochs": len(history),
+            "rnn_chars_per_second": last.samples_per_second,
+            "rnn_seconds": sum(r.seconds for r in history.records),
+            "samples": samples,
+            "history": history.to_dict(),
+        }
+        print(
+            f"{name}: best n-gram (n={order}) {scores[order]:.3f} bits/char; CharRNN after "
+            f"{args.minutes:g} min {last.extra['val_bpc']:.3f} (best epoch {best:.3f})",
+            flush=True,
+        )
+        for s in samples:
+            print("  sample:", s.replace("\n", " ")[:160])
+        write(args, results)
+
+
+def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "machine": platform.platform(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "minutes": args.minutes,
+        "dropout": args.dropout,
+    }
+    (args.out / "quality.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=1, ensure_ascii=False) + "\n"
+    )
+    lines = [
+        "| corpus | chars | distinct | best n-gram (n) | CharRNN val bits/char | chars/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in results.items():
+        n = r["ngram_best_order"]
+        lines.append(
+            f"| {name} | {r['characters']:,} | {r['distinct']:,} | "
+            f"{r['ngram_bpc'][n]:.3f} ({n}) | {r['rnn_val_bpc_best']:.3f} | "
+            f"{r['rnn_chars_per_second']:,.0f} |"
+        )
+    (args.out / "quality.md").write_text("\n".join(lines) + "\n")
+    samples = []
+    for name, r in results.items():
+        samples += [f"--- {name} ---", *r["samples"], ""]
+    (args.out / "samples.txt").write_text("\n".join(samples), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Data-parallel training under ``torchrun``: detection, the process group, reductions.
+
+nnkit starts no processes of its own: PyTorch's launcher ``torchrun`` starts one process per
+device and sets ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``; :func:`setup` (called by
+:func:`nnkit.train.fit`) sees them, joins the process group (gloo on the CPU, NCCL on CUDA, each
+rank on its ``LOCAL_RANK`` GPU), and tears it down when the process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+import torch
+import torch.distributed as dist
+
+from ._device import resolve_device
+
+__all__ = [
+    "DistContext",
+    "is_main_process",
+    "launched_by_torchrun",
+    "setup",
+    "teardown",
+    "world_size",
+]
+
+DistributedArg = bool | Literal["auto"]
+_TORCHRUN_HINT = (
+    "torchrun --standalone --nproc_per_node=2 your_script.py "
+    "(or: torchrun --standalone --nproc_per_node=2 -m nnkit mnist ...)"
+)
+
+
+def launched_by_torchrun() -> bool:
+    """True in a process that ``torchrun`` started with ``WORLD_SIZE`` > 1.
+
+    Examples
+    --------
+    >>> import os
+    >>> launched_by_torchrun() == (int(os.environ.get("WORLD_SIZE", "1")) > 1)
+    True
+    """
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
+def world_size() -> int:
+    """Number of processes in the run (1 when not distributed)."""
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_world_size())
+    return int(os.environ.get("WORLD_SIZE", "1")) if launched_by_torchrun() else 1
+
+
+def is_main_process() -> bool:
+    """True on rank 0 and in a plain single-process run: the process that prints and writes.
+
+    Examples
+    --------
+    >>> is_main_process()
+    True
+    """
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank()) == 0
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in a data-parallel run."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0."""
+        return self.rank == 0
+
+    def all_reduce(
+        self, tensor: torch.Tensor, op: Literal["sum", "min", "max"] = "sum"
+    ) -> torch.Tensor:
+        """Reduce ``tensor`` over all ranks, in place, and return it."""
+        ops = {"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN, "max": dist.ReduceOp.MAX}
+        dist.all_reduce(tensor, op=ops[op])
+        return tensor
+
+    def broadcast_int(self, value: int) -> int:
+        """Rank 0's ``value``, on every rank."""
+        t = torch.tensor([value], dtype=torch.int64, device=self.device)
+        dist.broadcast(t, src=0)
+        return int(t.item())
+
+
+def teardown() -> None:
+    """Leave the process group, if this process is in one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def setup(distributed: DistributedArg, device: str | torch.device | None) -> DistContext | None:
+    """Join the torchrun process group when asked to (or, with ``"auto"``, when started so).
+
+    Parameters
+    ----------
+    distributed : bool or "auto"
+        ``"auto"``: distributed exactly when launched by torchrun with more than one process.
+        ``False``: never. ``True``: always, and an error outside torchrun.
+    device : str or torch.device, optional
+        ``None`` or ``"cuda"`` mean this rank's ``cuda:LOCAL_RANK`` when CUDA is available.
+
+    Returns
+    -------
+    DistContext or None
+        None for a single-process run.
+
+    Examples
+    --------
+    >>> setup(False, "cpu") is None
+    True
+    """
+    if distributed not in (True, False, "auto"):
+        raise ValueError(f"distributed must be True, False or 'auto', got {distributed!r}")
+    if distributed is False:
+        return None
+    if not launched_by_torchrun():
+        if distributed is True:
+            raise ValueError(
+                "distributed=True needs a process launched by torchrun with WORLD_SIZE > 1; "
+                f"start it as: {_TORCHRUN_HINT}"
+            )
+        return None
+    rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    wanted = resolve_device(device)
+    if wanted.type == "cuda":
+        dev = torch.device("cuda", local_rank if wanted.index is None else wanted.index)
+        torch.cuda.set_device(dev)
+    else:
+        dev = wanted
+    if not dist.is_initialized():
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        dist.init_process_group(
+            backend,
+            timeout=timedelta(minutes=10),
+            device_id=dev if dev.type == "cuda" else None,
+        )
+        atexit.register(teardown)
+    return DistContext(rank, size, local_rank, dev)

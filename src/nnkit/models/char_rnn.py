@@ -1,0 +1,167 @@
+"""A character-level language model: embedding, recurrent cell, linear read-out."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias, cast, get_args
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["CELLS", "CellName", "CharRNN", "SeedCell", "State"]
+
+CellName: TypeAlias = Literal["gru", "lstm", "rnn", "seed"]
+CELLS: tuple[str, ...] = get_args(CellName)
+State: TypeAlias = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class SeedCell(nn.Module):
+    """The notes' RNN cell over whole sequences, with the notes' layers and arithmetic.
+
+    The notes step one character at a time: ``combined = cat(one_hot(x_t), h)``,
+    ``h <- i2h(combined)``, ``out_t = log_softmax(i2o(combined))``. Because the input is one-hot,
+    ``i2h(combined) = W_x[:, x_t] + W_h h + b``: this module looks the input columns up for all
+    time steps at once, runs only the (linear) recurrence ``h_t = W_x[:, x_t] + W_h h_{t-1} + b``
+    step by step, and computes every output from the hidden state *before* its step (as the
+    notes' ``combined`` does) in one batched product. Same parameters (``i2h``, ``i2o``, same
+    shapes), same function; the tests check it against :class:`~nnkit.models.NotesRNN`.
+    """
+
+    def __init__(self, vocab_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.i2h = nn.Linear(vocab_size + hidden_size, hidden_size)
+        self.i2o = nn.Linear(vocab_size + hidden_size, vocab_size)
+        self.softmax = nn.LogSoftmax(dim=-1)
+
+    def forward(
+        self, ids: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, steps = ids.shape
+        V = self.vocab_size
+        if hidden is None:
+            hidden = ids.new_zeros((batch, self.hidden_size), dtype=self.i2h.weight.dtype)
+        x_to_h = F.embedding(ids, self.i2h.weight[:, :V].t()) + self.i2h.bias  # (B, T, H)
+        w_hh = self.i2h.weight[:, V:]
+        before = []
+        h = hidden
+        for t in range(steps):
+            before.append(h)
+            h = x_to_h[:, t] + h @ w_hh.t()
+        previous = torch.stack(before, dim=1)  # (B, T, H): the hidden state each output sees
+        x_to_o = F.embedding(ids, self.i2o.weight[:, :V].t())
+        out = x_to_o + previous @ self.i2o.weight[:, V:].t() + self.i2o.bias
+        return self.softmax(out), h
+
+
+class CharRNN(nn.Module):
+    """Predict the next character from the previous ones.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of distinct characters V (``len(vocab)``).
+    cell : {"gru", "lstm", "rnn", "seed"}
+        ``"gru"``, ``"lstm"`` and ``"rnn"`` (tanh) are PyTorch's multi-layer cells over a
+        learned embedding. ``"seed"`` is the notes' own cell (:class:`SeedCell`: one-hot input,
+        linear ``i2h`` and ``i2o`` layers, log-softmax output), kept so that the notes' design can
+        be trained and compared honestly; ``num_layers``, ``embedding_dim`` and ``dropout`` do
+        not apply to it.
+    hidden_size : int
+        Hidden units per layer.
+    num_layers : int
+        Stacked recurrent layers.
+    embedding_dim : int
+        Size of the character embedding.
+    dropout : float
+        Dropout between recurrent layers and before the read-out.
+
+    Shape
+    -----
+    - ``ids``: ``(B, T)`` int64 character ids.
+    - ``state``: None (zeros), or what the previous call returned.
+    - Output: ``(logits (B, T, V), state)``. For ``"seed"`` the logits are log-probabilities
+      (the notes' log-softmax), which cross entropy treats the same way.
+
+    Examples
+    --------
+    >>> model = CharRNN(80, hidden_size=32, num_layers=1)
+    >>> logits, state = model(torch.zeros(4, 10, dtype=torch.long))
+    >>> logits.shape, state.shape
+    (torch.Size([4, 10, 80]), torch.Size([1, 4, 32]))
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        *,
+        cell: CellName = "gru",
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        embedding_dim: int = 64,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("hidden_size", hidden_size),
+            ("num_layers", num_layers),
+            ("embedding_dim", embedding_dim),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"CharRNN {name} must be a positive integer, got {value!r}")
+        if cell not in CELLS:
+            raise ValueError(f"CharRNN cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.vocab_size = vocab_size
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers if cell != "seed" else 1
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.seed_cell: SeedCell | None = None
+        self.rnn: nn.RNNBase | None = None
+        if cell == "seed":
+            self.seed_cell = SeedCell(vocab_size, hidden_size)
+            return
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
+        self.rnn = rnn_class(
+            embedding_dim,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def config(self) -> dict[str, int | float | str]:
+        """The constructor's arguments, to rebuild the same model."""
+        return {
+            "vocab_size": self.vocab_size,
+            "cell": self.cell,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "embedding_dim": self.embedding_dim,
+            "dropout": self.dropout,
+        }
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        if ids.dim() != 2 or ids.dtype != torch.long:
+            raise ValueError(
+                f"CharRNN expects int64 ids of shape (B, T), got {ids.dtype} {tuple(ids.shape)}"
+            )
+        if self.seed_cell is not None:
+            if isinstance(state, tuple):
+                raise ValueError("the seed cell's state is one tensor (B, H), not a tuple")
+            log_probs, hidden = self.seed_cell(ids, state)
+            return log_probs, hidden
+        rnn = cast(nn.RNNBase, self.rnn)  # set in __init__ for every cell but "seed"
+        out, new_state = rnn(self.embedding(ids), state)
+        out = F.dropout(out, self.dropout, self.training)
+        return self.head(out), new_state
+
+    def extra_repr(self) -> str:
+        return f"cell={self.cell!r}, vocab_size={self.vocab_size}"

@@ -1,0 +1,98 @@
+"""Scenarios run under ``torchrun --nproc_per_node=2`` by ``tests/test_distributed.py``.
+
+Usage: ``torchrun --standalone --nproc_per_node=2 tests/_dist_worker.py SCENARIO OUTDIR``.
+Each rank writes what it saw into OUTDIR; the test reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from nnkit.callbacks import Callback, TrainState
+from nnkit.data import load_mnist_sample
+from nnkit.models import MnistCNN
+from nnkit.train import fit
+
+
+def data(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = load_mnist_sample(train=False)
+    return ds.images[:n].unsqueeze(1).float() / 255, ds.labels[:n]
+
+
+class FailAt(Callback):
+    def on_batch_end(self, state: TrainState) -> None:
+        if state.step == 3 and int(os.environ["RANK"]) == 1:
+            raise RuntimeError("rank 1 fails on purpose")
+
+
+def main() -> None:
+    scenario, out = sys.argv[1], Path(sys.argv[2])
+    rank = int(os.environ["RANK"])
+    seen: list[list[int]] = []
+
+    def recording_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        seen[-1].extend(targets.tolist())  # the targets are sample ids; the class is id % 10
+        return torch.nn.functional.cross_entropy(outputs, targets % 10)
+
+    class NewEpoch(Callback):
+        def on_epoch_begin(self, state: TrainState) -> None:
+            seen.append([])
+
+    x, y = data(201)
+    ids = torch.arange(201)
+    torch.manual_seed(0)
+    model = MnistCNN(depth=1)
+    if scenario == "train":
+        history = fit(
+            model,
+            (x, y),
+            epochs=2,
+            batch_size=16,
+            optimizer="sgd",
+            lr=0.05,
+            seed=3,
+            device="cpu",
+            progress=False,
+            distributed=True,
+        )
+        torch.save(model.state_dict(), out / f"rank{rank}.pt")
+        if rank == 0:
+            (out / "history.json").write_text(history.to_json())
+    elif scenario == "coverage":
+        fit(
+            model,
+            (x, ids),
+            epochs=2,
+            batch_size=16,
+            optimizer="sgd",
+            lr=1e-9,
+            seed=3,
+            device="cpu",
+            progress=False,
+            distributed=True,
+            loss=recording_loss,
+            callbacks=[NewEpoch()],
+        )  # ids as labels
+        (out / f"seen{rank}.json").write_text(json.dumps(seen))
+    elif scenario == "fail":
+        fit(
+            model,
+            (x, y),
+            epochs=50,
+            batch_size=4,
+            device="cpu",
+            progress=False,
+            distributed=True,
+            callbacks=[FailAt()],
+        )
+    else:
+        raise SystemExit(f"unknown scenario {scenario}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnkit.models import CharRNN, NotesRNN
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn", "seed"])
+def test_shapes_and_state_carry(cell: str) -> None:
+    torch.manual_seed(0)
+    model = CharRNN(30, cell=cell, hidden_size=16, num_layers=2, embedding_dim=8)  # type: ignore[arg-type]
+    ids = torch.randint(0, 30, (3, 12))
+    logits, _ = model(ids)
+    assert logits.shape == (3, 12, 30)
+    # running in two halves with the carried state gives the same logits as one pass
+    first, mid = model(ids[:, :5])
+    second, _ = model(ids[:, 5:], mid)
+    torch.testing.assert_close(torch.cat([first, second], 1), logits, rtol=1e-5, atol=1e-6)
+
+
+def test_seed_cell_has_the_notes_parameters_and_function() -> None:
+    model = CharRNN(58, cell="seed", hidden_size=128).double()
+    shapes = [(n, tuple(p.shape)) for n, p in model.named_parameters()]
+    assert shapes == [
+        ("seed_cell.i2h.weight", (128, 186)),
+        ("seed_cell.i2h.bias", (128,)),
+        ("seed_cell.i2o.weight", (58, 186)),
+        ("seed_cell.i2o.bias", (58,)),
+    ]
+    notes = NotesRNN(58, 128, 58).double()
+    notes.load_state_dict({k.removeprefix("seed_cell."): v for k, v in model.state_dict().items()})
+    assert [tuple(p.shape) for p in notes.parameters()] == [s for _, s in shapes]
+    ids = torch.randint(0, 58, (2, 9))
+    log_probs, hidden = model(ids)
+    h = torch.zeros(2, 128, dtype=torch.float64)
+    outs = []
+    for t in range(9):
+        out, h = notes(torch.nn.functional.one_hot(ids[:, t], 58).double(), h)
+        outs.append(out)
+    torch.testing.assert_close(log_probs, torch.stack(outs, 1), rtol=0, atol=1e-12)
+    torch.testing.assert_close(hidden, h, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"cell": "transformer"}, "cell must be one of gru, lstm, rnn, seed"),
+        ({"hidden_size": 0}, "hidden_size must be a positive integer"),
+        ({"dropout": 1.0}, "dropout"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        CharRNN(10, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_input() -> None:
+    with pytest.raises(
+        ValueError, match=r"int64 ids of shape \(B, T\), got torch.float32 \(2, 3\)"
+    ):
+        CharRNN(10, hidden_size=4)(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="not a tuple"):
+        CharRNN(10, cell="seed", hidden_size=4)(
+            torch.zeros(1, 2, dtype=torch.long), (torch.zeros(1), torch.zeros(1))
+        )

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnkit.errors import CheckpointError
+from nnkit.models import CharRNN
+from nnkit.text import StreamBatches, Vocab, bits_per_char, generate, load, save, train
+
+WEATHER = "今日は晴れです。明日も晴れです。"
+
+
+@pytest.fixture(scope="module")
+def learned() -> tuple[CharRNN, Vocab, float]:
+    text = WEATHER * 60
+    vocab = Vocab.from_text(text)
+    torch.manual_seed(0)
+    model = CharRNN(len(vocab), hidden_size=64, num_layers=1, embedding_dim=16)
+    history = train(
+        model,
+        text,
+        vocab=vocab,
+        epochs=40,
+        seq_len=16,
+        batch_size=2,
+        lr=0.01,
+        split="tail",
+        device="cpu",
+        progress=False,
+    )
+    assert history.last is not None
+    return model, vocab, min(r.extra["train_bpc"] for r in history.records)
+
+
+def test_learns_a_repeating_text_to_near_zero_loss(learned: tuple[CharRNN, Vocab, float]) -> None:
+    model, vocab, train_bpc = learned
+    assert train_bpc < 0.05  # near-zero loss: the text is a 16-character cycle
+    text = generate(model, vocab, "今", len(WEATHER) * 2 - 1, temperature=0)
+    assert text == (WEATHER * 2)[: len(WEATHER) * 2]
+
+
+def test_prompts_and_temperature(learned: tuple[CharRNN, Vocab, float]) -> None:
+    model, vocab, _ = learned
+    greedy = [generate(model, vocab, "明日", 20, temperature=0) for _ in range(2)]
+    assert greedy[0] == greedy[1] and greedy[0].startswith("明日も晴れです。今日は")
+    a = generate(model, vocab, "今", 50, temperature=1.5, seed=3)
+    assert a == generate(model, vocab, "今", 50, temperature=1.5, seed=3)
+    assert generate(model, vocab, "今", 30, top_k=1, seed=1) == generate(
+        model, vocab, "今", 30, temperature=0
+    )
+
+
+def test_generate_bad_input(learned: tuple[CharRNN, Vocab, float]) -> None:
+    model, vocab, _ = learned
+    with pytest.raises(ValueError, match="start character '雨' is not in the vocabulary"):
+        generate(model, vocab, "雨は")
+    with pytest.raises(ValueError, match="at least one character"):
+        generate(model, vocab, "")
+    with pytest.raises(ValueError, match="temperature"):
+        generate(model, vocab, "今", temperature=-1)
+    with pytest.raises(ValueError, match="top_k"):
+        generate(model, vocab, "今", top_k=0)
+
+
+def test_save_load_gives_identical_logits(
+    learned: tuple[CharRNN, Vocab, float], tmp_path: Path
+) -> None:
+    model, vocab, _ = learned
+    save(tmp_path / "m.pt", model, vocab)
+    back, back_vocab = load(tmp_path / "m.pt")
+    ids = vocab.encode(WEATHER).unsqueeze(0)
+    model.eval()
+    assert torch.equal(back(ids)[0], model(ids)[0]) and back_vocab == vocab
+    torch.save({"format": "nnkit-checkpoint", "kind": "other"}, tmp_path / "x.pt")
+    with pytest.raises(CheckpointError, match="not a character model"):
+        load(tmp_path / "x.pt")
+
+
+def test_history_has_bits_accuracy_and_speed() -> None:
+    text = "abcabcabd" * 40
+    vocab = Vocab.from_text(text)
+    history = train(
+        CharRNN(len(vocab), cell="seed", hidden_size=16),
+        text,
+        vocab=vocab,
+        epochs=2,
+        seq_len=8,
+        batch_size=4,
+        device="cpu",
+        progress=False,
+    )
+    r = history.records[-1]
+    assert r.extra["val_bpc"] == pytest.approx(r.test_loss / math.log(2))
+    assert r.extra["train_bpc"] == pytest.approx(r.train_loss / math.log(2))
+    assert 0 <= (r.test_accuracy or 0) <= 1 and r.samples_per_second > 0
+
+
+def test_step_and_time_budgets_stop_mid_epoch() -> None:
+    text = "abcdefgh" * 500
+    vocab = Vocab.from_text(text)
+    seen: list[int] = []
+    from nnkit.callbacks import Callback, TrainState
+
+    class Count(Callback):
+        def on_batch_end(self, state: TrainState) -> None:
+            seen.append(state.step)
+
+    history = train(
+        CharRNN(len(vocab), hidden_size=8, num_layers=1),
+        text,
+        vocab=vocab,
+        steps=5,
+        seq_len=8,
+        batch_size=4,
+        device="cpu",
+        progress=False,
+        callbacks=[Count()],
+    )
+    assert len(seen) == 5 and len(history) == 1
+    timed = train(
+        CharRNN(len(vocab), hidden_size=8, num_layers=1),
+        text,
+        vocab=vocab,
+        max_seconds=0.5,
+        seq_len=8,
+        batch_size=4,
+        device="cpu",
+        progress=False,
+    )
+    assert timed.stopped_early and sum(r.seconds for r in timed.records) < 5
+
+
+def test_bits_per_char_matches_the_validation_loss_scale(
+    learned: tuple[CharRNN, Vocab, float],
+) -> None:
+    model, vocab, _ = learned
+    assert bits_per_char(model, vocab, WEATHER * 10, seq_len=16, batch_size=1, device="cpu") < 0.1
+    untrained = CharRNN(len(vocab), hidden_size=8, num_layers=1)
+    assert bits_per_char(untrained, vocab, WEATHER * 10, seq_len=16, device="cpu") > 2
+
+
+def test_streams_are_contiguous_across_batches() -> None:
+    s = StreamBatches(torch.arange(41), batch_size=4, seq_len=3, shuffle=False)
+    batches = list(s)
+    assert len(batches) == len(s) == 3
+    rows = torch.cat([x for x, _ in batches], 1)
+    assert rows.tolist()[1] == list(range(10, 19))
+    assert all(torch.equal(y[:, :-1], x[:, 1:]) for x, y in batches)
+    shuffled = StreamBatches(torch.arange(400), batch_size=2, seq_len=10, seed=1)
+    starts = set()
+    for epoch in range(5):
+        shuffled.set_epoch(epoch)
+        starts.add(int(next(iter(shuffled))[0][0, 0]))
+    assert len(starts) > 1
+
+
+def test_bad_arguments() -> None:
+    vocab = Vocab.from_text("abc")
+    with pytest.raises(ValueError, match="vocab_size 5 but the vocabulary has 4"):
+        train(CharRNN(5, hidden_size=4), "abc" * 50, vocab=vocab, progress=False)
+    with pytest.raises(ValueError, match="steps must be positive"):
+        train(CharRNN(4, hidden_size=4), "abc" * 50, vocab=vocab, steps=0, progress=False)
+    with pytest.raises(ValueError, match="too few for 64 streams"):
+        train(CharRNN(4, hidden_size=4), "abc" * 20, vocab=vocab, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="empty text"):
+        train(CharRNN(4, hidden_size=4), "", vocab=vocab)
+
+
+@pytest.mark.gpu
+def test_train_and_generate_on_cuda() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    text = WEATHER * 60
+    vocab = Vocab.from_text(text)
+    torch.manual_seed(0)
+    model = CharRNN(len(vocab), hidden_size=64, num_layers=1, embedding_dim=16)
+    history = train(
+        model,
+        text,
+        vocab=vocab,
+        epochs=40,
+        seq_len=16,
+        batch_size=8,
+        lr=0.01,
+        device="cuda",
+        progress=False,
+    )
+    assert next(model.parameters()).device.type == "cuda"
+    assert history.last is not None and history.last.extra["val_bpc"] < 0.1
+    assert generate(model, vocab, "今", 15, temperature=0) == (WEATHER * 2)[:16]
