@@ -291,9 +291,12 @@ def run_epoch(
             bar.update(1)
             for cb in callbacks:
                 cb.on_batch_end(state)
-            if _agree_to_stop(state, s.dist):  # a callback ends training mid-epoch
+            # a callback may end training mid-epoch; ranks agree on it every sync_every steps
+            synced = s.dist is None or state.step % s.sync_every == 0
+            if synced and _agree_to_stop(state, s.dist):
                 break
         window.check(state.epoch)
+        _agree_to_stop(state, s.dist)  # so that every rank leaves the epoch loop alike
     loss_sum, correct, samples, predictions, classification = totals.reduce(s.dist)
     if samples == 0:
         raise ValueError(f"the training data yielded no batches in epoch {state.epoch}")

@@ -131,3 +131,50 @@ def test_optim_bad_arguments() -> None:
     assert run("optim", "--out", "x.png", "--lr", "fast").returncode == 2
     assert run("optim", "--out", "x.png", "--fn", "banana").returncode == 2
     assert run("optim").returncode == 2
+
+
+def test_text_train_generate_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "weather.txt"
+    corpus.write_text("今日は晴れです。明日も晴れです。" * 80, encoding="utf-8")
+    model = tmp_path / "model.pt"
+    args = [
+        "text",
+        "train",
+        str(corpus),
+        "--out",
+        str(model),
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--epochs",
+        "3",
+        "--seq-len",
+        "16",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "epoch 3" in out and "bits/char" in out and model.exists()
+    assert (
+        main(["text", "generate", str(model), "--start", "今日", "--length", "10", "--seed", "0"])
+        == 0
+    )
+    generated = capsys.readouterr().out.strip()
+    assert generated.startswith("今日") and len(generated) == 12
+    assert main(["text", "eval", str(model), str(corpus), "--device", "cpu"]) == 0
+    assert "bits/char on" in capsys.readouterr().out
+    assert main(["text", "generate", str(model), "--start", "雨"]) == 1
+    assert "start character '雨' is not in the vocabulary" in capsys.readouterr().err
+
+
+def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "sjis.txt"
+    bad.write_bytes("吾輩は猫".encode("shift_jis"))
+    assert main(["text", "train", str(bad), "--out", str(tmp_path / "m.pt")]) == 1
+    assert "is not UTF-8 text" in capsys.readouterr().err
+    assert run("text", "train", "x.txt").returncode == 2  # --out is required

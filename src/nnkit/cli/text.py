@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--seq-len", type=int, default=128, help="BPTT length (default 128)")
     tr.add_argument("--batch-size", type=int, default=64, help="parallel streams (default 64)")
     tr.add_argument(
-        "--lr", type=float, default=1e-2, help="peak AdamW learning rate (default 0.01)"
+        "--lr", type=float, default=5e-3, help="peak AdamW learning rate (default 0.005)"
     )
     tr.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

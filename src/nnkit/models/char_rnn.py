@@ -38,17 +38,19 @@ class SeedCell(nn.Module):
     def forward(
         self, ids: torch.Tensor, hidden: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        batch, steps = ids.shape
+        batch = ids.shape[0]
         V = self.vocab_size
         if hidden is None:
             hidden = ids.new_zeros((batch, self.hidden_size), dtype=self.i2h.weight.dtype)
-        x_to_h = F.embedding(ids, self.i2h.weight[:, :V].t()) + self.i2h.bias  # (B, T, H)
-        w_hh = self.i2h.weight[:, V:]
+        # (T, B, H), time-major so that each step reads one contiguous block
+        x_to_h = F.embedding(ids.t(), self.i2h.weight[:, :V].t()) + self.i2h.bias
+        w_hh_t = self.i2h.weight[:, V:].t()
         before = []
         h = hidden
-        for t in range(steps):
+        # unbind, not x_to_h[t]: indexing would make backward build a (T, B, H) zero tensor per step
+        for x_t in x_to_h.unbind(0):
             before.append(h)
-            h = x_to_h[:, t] + h @ w_hh.t()
+            h = torch.addmm(x_t, h, w_hh_t)  # W_x[:, x_t] + b + h W_h^T, one kernel
         previous = torch.stack(before, dim=1)  # (B, T, H): the hidden state each output sees
         x_to_o = F.embedding(ids, self.i2o.weight[:, :V].t())
         out = x_to_o + previous @ self.i2o.weight[:, V:].t() + self.i2o.bias

@@ -208,7 +208,7 @@ def train(
     max_seconds: float | None = None,
     seq_len: int = 128,
     batch_size: int = 64,
-    lr: float = 1e-2,
+    lr: float = 5e-3,
     weight_decay: float = 0.01,
     grad_clip: float = 1.0,
     val_fraction: float = 0.1,
@@ -227,7 +227,7 @@ def train(
     The text is split into training and validation pieces (:func:`split_text`, interleaved
     blocks by default); the training text becomes ``batch_size`` contiguous streams
     (:class:`StreamBatches`) read ``seq_len`` characters at a time with the hidden state carried
-    across batches. Defaults: AdamW at lr 0.01 with weight decay 0.01, gradient clipping at 1.0,
+    across batches. Defaults: AdamW at lr 0.005 with weight decay 0.01, gradient clipping at 1.0,
     and a cosine decay of the learning rate to a tenth of its peak over the budget. Training
     ends after ``steps`` steps, ``epochs`` passes or ``max_seconds`` seconds, whichever comes
     first (one epoch when none is given); with ``keep_best`` the model ends with the weights of
