@@ -28,7 +28,7 @@ def worker(out: Path, data: Path, epochs: int, global_batch: int, device: str) -
     import torch
 
     from nnkit.data import load_mnist, load_mnist_sample
-    from nnkit.distributed import world_size
+    from nnkit.distributed import teardown, world_size
     from nnkit.models import MnistCNN
     from nnkit.train import fit
 
@@ -45,6 +45,7 @@ def worker(out: Path, data: Path, epochs: int, global_batch: int, device: str) -
     )
     if int(os.environ.get("RANK", "0")) == 0:
         out.write_text(history.to_json())
+    teardown(wait_for_peers=True)
 
 
 def main() -> None:

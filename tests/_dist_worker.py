@@ -15,6 +15,7 @@ import torch
 
 from nnkit.callbacks import Callback, TrainState
 from nnkit.data import load_mnist_sample
+from nnkit.distributed import teardown
 from nnkit.models import MnistCNN
 from nnkit.train import fit
 
@@ -92,6 +93,7 @@ def main() -> None:
         )
     else:
         raise SystemExit(f"unknown scenario {scenario}")
+    teardown(wait_for_peers=True)
 
 
 if __name__ == "__main__":

@@ -96,9 +96,17 @@ class DistContext:
         return int(t.item())
 
 
-def teardown() -> None:
-    """Leave the process group, if this process is in one."""
+def teardown(*, wait_for_peers: bool = False) -> None:
+    """Leave the process group, if this process is in one.
+
+    With ``wait_for_peers`` (for a run that ended normally on every rank), all ranks first meet
+    at a barrier, so that no rank tears down the group while another is still using it. The exit
+    handler that :func:`setup` registers leaves without waiting: after an error on one rank the
+    others may never reach a barrier, and torchrun stops them instead.
+    """
     if dist.is_available() and dist.is_initialized():
+        if wait_for_peers:
+            dist.barrier()
         dist.destroy_process_group()
 
 

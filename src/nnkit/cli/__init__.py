@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..distributed import teardown
 from ..errors import NnkitError
 from . import data, mnist, optim, summary, text
 from ._common import UsageError, make_parser_class
@@ -40,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args.func(args)
+        teardown(wait_for_peers=True)  # under torchrun: leave together once every rank is done
     except UsageError as exc:
         print(f"nnkit: error: {exc}", file=sys.stderr)
         return 2
