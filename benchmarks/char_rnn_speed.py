@@ -91,6 +91,18 @@ def nnkit_rate(model: CharRNN, text: str, vocab: Vocab, device: str, seconds: fl
     return max(rates[1:] or rates)  # the first epoch includes warm-up
 
 
+def note(row: dict[str, Any]) -> str:
+    """The comparison a row is about: speed-up over (a), or share of the matmul rate."""
+    if "speedup_vs_notes" in row:
+        return f"{row['speedup_vs_notes']:.0f}x (a)"
+    if "fraction_of_matmul" in row:
+        return (
+            f"{row['gflops']:.1f} GFLOP/s, {100 * row['fraction_of_matmul']:.0f}% of fp32 "
+            f"matmul ({row['matmul_gflops']:.0f} GFLOP/s)"
+        )
+    return ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--text-dir", type=Path, default=DEFAULT)
@@ -150,27 +162,14 @@ def main() -> None:
             }
         )
     for r in rows:
-        extra = ""
-        if "speedup_vs_notes" in r:
-            extra = f"  {r['speedup_vs_notes']:.0f}x the notes' loop"
-        if "fraction_of_matmul" in r:
-            extra = (
-                f"  {r['gflops']:.1f} GFLOP/s = {100 * r['fraction_of_matmul']:.0f}% of "
-                f"the {r['matmul_gflops']:.1f} GFLOP/s fp32 matmul"
-            )
+        extra = f"  {note(r)}" if note(r) else ""
         print(f"{r['device']:<5} {r['run']:<44} {r['chars_per_second']:>11,.0f} chars/s{extra}")
     if args.markdown:
         lines = ["| device | run | chars/s | notes |", "| --- | --- | ---: | --- |"]
-        for r in rows:
-            note = ""
-            if "speedup_vs_notes" in r:
-                note = f"{r['speedup_vs_notes']:.0f}x (a)"
-            if "fraction_of_matmul" in r:
-                note = (
-                    f"{r['gflops']:.1f} GFLOP/s, {100 * r['fraction_of_matmul']:.0f}% of "
-                    f"fp32 matmul ({r['matmul_gflops']:.0f} GFLOP/s)"
-                )
-            lines.append(f"| {r['device']} | {r['run']} | {r['chars_per_second']:,.0f} | {note} |")
+        lines += [
+            f"| {r['device']} | {r['run']} | {r['chars_per_second']:,.0f} | {note(r)} |"
+            for r in rows
+        ]
         args.markdown.write_text("\n".join(lines) + "\n")
     if args.json:
         meta = {

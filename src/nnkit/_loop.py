@@ -129,10 +129,9 @@ def evaluate_source(
         for x, y in source:
             x, y = _prepare(x, device, channels_last), y.to(device, non_blocking=True)
             with _autocast(device, amp):
-                out = model(x)
-                batch_loss = loss_fn(out, y) if y.numel() else out.sum() * 0.0
-            if y.numel():
-                totals.add(batch_loss, out, y)
+                out = model(x)  # every rank runs every batch, even an empty share of one
+                if y.numel():
+                    totals.add(loss_fn(out, y), out, y)
     finally:
         model.train(was_training)
     loss_sum, correct, samples, predictions, classification = totals.reduce(dist)

@@ -149,9 +149,20 @@ def forward(
     output: BackpropOutput = "identity",
 ) -> torch.Tensor:
     """The network's output :math:`Z_2` (works with autograd, unlike :func:`manual_grads`)."""
+    return _activate(_output_preactivation(X, W1, W2, b1, b2, activation), output)
+
+
+def _output_preactivation(
+    X: torch.Tensor,
+    W1: torch.Tensor,
+    W2: torch.Tensor,
+    b1: torch.Tensor | None,
+    b2: torch.Tensor | None,
+    activation: str,
+) -> torch.Tensor:
+    """:math:`U_2 = a(X W_1 + b_1) W_2 + b_2`, differentiable (for autograd and checks)."""
     U1 = X @ W1 + (0 if b1 is None else b1)
-    U2 = _activate(U1, activation) @ W2 + (0 if b2 is None else b2)
-    return _activate(U2, output)
+    return _activate(U1, activation) @ W2 + (0 if b2 is None else b2)
 
 
 def manual_grads(
@@ -311,8 +322,9 @@ def check_grads(
     present = {k: v for k, v in params.items() if v is not None}
 
     def loss_of(values: dict[str, torch.Tensor]) -> torch.Tensor:
-        U1 = X @ values["W1"] + values.get("b1", 0)
-        U2 = _activate(U1, activation) @ values["W2"] + values.get("b2", 0)
+        U2 = _output_preactivation(
+            X, values["W1"], values["W2"], values.get("b1"), values.get("b2"), activation
+        )
         return _loss_autograd(_activate(U2, output), U2, Y, loss)
 
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in present.items()}

@@ -25,7 +25,7 @@ def test_round_trip_for_in_vocabulary_text(text: str) -> None:
     v = Vocab.from_text(text + "x")
     ids = v.encode(text)
     assert ids.dtype == torch.long and ids.shape == (len(text),)
-    assert v.decode(ids) == text.replace("\ufffd", "\ufffd")
+    assert v.decode(ids) == text  # U+FFFD itself maps to id 0 and back
 
 
 @settings(max_examples=100, deadline=None)

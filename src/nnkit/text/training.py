@@ -163,11 +163,6 @@ class _Budget(Callback):
         self.started = time.perf_counter()
         self.peak = [float(g["lr"]) for g in state.optimizer.param_groups]
 
-    def on_epoch_begin(self, state: TrainState) -> None:
-        model = state.model
-        if isinstance(model, _Stateful):
-            model.state = None
-
     def on_batch_begin(self, state: TrainState) -> None:
         factor = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.progress()))
         for group, peak in zip(state.optimizer.param_groups, self.peak, strict=True):
@@ -392,11 +387,12 @@ def load(
     Also accepts a :func:`train` checkpoint only if it was written by :func:`save`; training
     checkpoints (``checkpoint=``) hold optimizer state instead of the vocabulary.
     """
-    state = load_checkpoint(path, map_location=resolve_device(device) if device else "cpu")
+    dev = resolve_device(device) if device is not None else torch.device("cpu")
+    state = load_checkpoint(path, map_location=dev)
     if state.get("kind") != "char_rnn":
         raise CheckpointError(f"{path} is not a character model saved by nnkit.text.save")
     config: dict[str, Any] = dict(state["config"])
     vocab = Vocab.from_dict(state["vocab"])
     model = CharRNN(config.pop("vocab_size"), **config)
     model.load_state_dict(state["state_dict"])
-    return model.to(resolve_device(device) if device else "cpu"), vocab
+    return model.to(dev), vocab
