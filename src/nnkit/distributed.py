@@ -9,6 +9,7 @@ rank on its ``LOCAL_RANK`` GPU), and tears it down when the process exits.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -107,6 +108,11 @@ def teardown(*, wait_for_peers: bool = False) -> None:
     if dist.is_available() and dist.is_initialized():
         if wait_for_peers:
             dist.barrier()
+        # A DistributedDataParallel wrapper waiting in a reference cycle keeps the gloo group
+        # (and its worker threads) alive past destroy_process_group; if it is only freed during
+        # interpreter shutdown, the process aborts ("terminate called without an active
+        # exception"). Collect it while the interpreter is still whole.
+        gc.collect()
         dist.destroy_process_group()
 
 

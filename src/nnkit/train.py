@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import time
@@ -323,6 +324,9 @@ def fit(
     finally:
         for cb in callbacks:
             cb.on_train_end(state)
+        if dist is not None:  # free the DDP wrapper (and its hold on the process group) now
+            del forward_model
+            gc.collect()
     return history
 
 
