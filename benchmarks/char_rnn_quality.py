@@ -8,22 +8,26 @@ Usage::
 For each corpus: the interleaved 90/10 split of ``nnkit.text.split_text``; the Kneser-Ney
 n-gram of every order 1..5 on it (``nnkit.text.best_ngram``); the default
 ``CharRNN(len(vocab))`` (GRU, 2 x 256) trained by ``nnkit.text.train`` for ``--minutes`` on
-the CPU; then three samples at temperature 0.8. Writes ``quality.json`` and ``quality.md``.
+the CPU; then three samples at temperature 0.8, and both models' bits per validation character
+split by how often the character occurs in the training text. Writes ``quality.json``,
+``quality.md``, ``breakdown.md`` and ``samples.txt``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from nnkit.models import CharRNN
-from nnkit.text import Vocab, best_ngram, generate, read_text, split_text, train
+from nnkit.text import KneserNey, Vocab, best_ngram, generate, read_text, split_text, train
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
 PROMPTS = {"alice": ["Alice", "The Queen", "The Hatter"], "neko": ["吾輩は", "主人は", "「"]}
@@ -36,7 +40,9 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="+", default=["alice", "neko"])
     parser.add_argument("--out", type=Path, default=Path("."))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dropout", type=float, default=0.0, help="CharRNN dropout (default 0)")
+    parser.add_argument(
+        "--dropout", type=float, default=0.3, help="CharRNN dropout (default 0.3, the default)"
+    )
     args = parser.parse_args()
     results = {}
     for name in args.corpora:
@@ -63,6 +69,9 @@ def main() -> None:
         samples = [
             generate(model, vocab, p, 240, temperature=0.8, seed=i) for i, p in enumerate(prompts)
         ]
+        by_count = breakdown(
+            model, vocab, KneserNey(train_pieces, order), train_pieces, list(val_pieces)
+        )
         results[name] = {
             "characters": len(text),
             "distinct": len(set(text)),
@@ -76,6 +85,7 @@ def main() -> None:
             "rnn_chars_per_second": last.samples_per_second,
             "rnn_seconds": sum(r.seconds for r in history.records),
             "samples": samples,
+            "by_training_count": by_count,
             "history": history.to_dict(),
         }
         print(
@@ -86,6 +96,43 @@ def main() -> None:
         for s in samples:
             print("  sample:", s.replace("\n", " ")[:160])
         write(args, results)
+
+
+CLASSES = (("unseen", 0, 0), ("1-10", 1, 10), ("11-100", 11, 100), (">100", 101, 10**12))
+
+
+@torch.no_grad()
+def breakdown(
+    model: CharRNN, vocab: Vocab, ngram: KneserNey, train_pieces: list[str], val_pieces: list[str]
+) -> dict[str, dict[str, float]]:
+    """Bits per validation character of both models, by how often the character occurs in the
+    training text. Every piece is read from a zero state; its first character is left out."""
+    counts = Counter("".join(train_pieces))
+    sums = {name: [0, 0.0, 0.0] for name, _, _ in CLASSES}
+    model.eval()
+    for piece in val_pieces:
+        ids = vocab.encode(piece)
+        logits, _ = model(ids[:-1].unsqueeze(0))
+        rnn_bits = torch.nn.functional.cross_entropy(logits[0].float(), ids[1:], reduction="none")
+        for i, bits in enumerate((rnn_bits / math.log(2)).tolist(), start=1):
+            seen = counts.get(piece[i], 0)
+            name = next(n for n, low, high in CLASSES if low <= seen <= high)
+            history = piece[max(0, i - ngram.n + 1) : i]
+            sums[name][0] += 1
+            sums[name][1] += bits
+            sums[name][2] -= math.log2(ngram.prob(piece[i], history))
+    total = sum(v[0] for v in sums.values())
+    return {
+        name: {
+            "chars": n,
+            "rnn_bits": rnn / max(n, 1),
+            "ngram_bits": ng / max(n, 1),
+            "rnn_share": rnn
+            / total,  # this class's part of the mean bits/char (parts add up to it)
+            "ngram_share": ng / total,
+        }
+        for name, (n, rnn, ng) in sums.items()
+    }
 
 
 def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
@@ -112,6 +159,18 @@ def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
             f"{r['rnn_chars_per_second']:,.0f} |"
         )
     (args.out / "quality.md").write_text("\n".join(lines) + "\n")
+    lines = [
+        "| corpus | seen in training | val chars | CharRNN bits | n-gram bits | "
+        "CharRNN part | n-gram part |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in results.items():
+        for cls, c in r["by_training_count"].items():
+            lines.append(
+                f"| {name} | {cls} | {c['chars']:,} | {c['rnn_bits']:.2f} | "
+                f"{c['ngram_bits']:.2f} | {c['rnn_share']:.3f} | {c['ngram_share']:.3f} |"
+            )
+    (args.out / "breakdown.md").write_text("\n".join(lines) + "\n")
     samples = []
     for name, r in results.items():
         samples += [f"--- {name} ---", *r["samples"], ""]

@@ -85,6 +85,8 @@ def nnkit_rate(model: CharRNN, text: str, vocab: Vocab, device: str, seconds: fl
         device=device,
         progress=False,
         val_fraction=0.05,
+        batch_size=64,
+        seq_len=128,
         lr=1e-3 if model.cell == "seed" else 1e-2,
     )
     rates = [r.samples_per_second for r in history.records]
@@ -94,7 +96,7 @@ def nnkit_rate(model: CharRNN, text: str, vocab: Vocab, device: str, seconds: fl
 def note(row: dict[str, Any]) -> str:
     """The comparison a row is about: speed-up over (a), or share of the matmul rate."""
     if "speedup_vs_notes" in row:
-        return f"{row['speedup_vs_notes']:.0f}x (a)"
+        return f"{row['speedup_vs_notes']:.1f}x (a)"
     if "fraction_of_matmul" in row:
         return (
             f"{row['gflops']:.1f} GFLOP/s, {100 * row['fraction_of_matmul']:.0f}% of fp32 "

@@ -153,6 +153,8 @@ def test_text_train_generate_eval(tmp_path: Path, capsys: pytest.CaptureFixture[
         "16",
         "--batch-size",
         "4",
+        "--weight-decay",
+        "0.1",
         "--device",
         "cpu",
         "--quiet",
@@ -178,3 +180,6 @@ def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["text", "train", str(bad), "--out", str(tmp_path / "m.pt")]) == 1
     assert "is not UTF-8 text" in capsys.readouterr().err
     assert run("text", "train", "x.txt").returncode == 2  # --out is required
+    out = str(tmp_path / "m.pt")
+    assert main(["text", "train", str(bad), "--out", out, "--weight-decay", "-1"]) == 2
+    assert "--weight-decay must be >= 0, got -1.0" in capsys.readouterr().err

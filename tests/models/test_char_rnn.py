@@ -9,7 +9,7 @@ from nnkit.models import CharRNN, NotesRNN
 @pytest.mark.parametrize("cell", ["gru", "lstm", "rnn", "seed"])
 def test_shapes_and_state_carry(cell: str) -> None:
     torch.manual_seed(0)
-    model = CharRNN(30, cell=cell, hidden_size=16, num_layers=2, embedding_dim=8)  # type: ignore[arg-type]
+    model = CharRNN(30, cell=cell, hidden_size=16, num_layers=2, embedding_dim=8).eval()  # type: ignore[arg-type]
     ids = torch.randint(0, 30, (3, 12))
     logits, _ = model(ids)
     assert logits.shape == (3, 12, 30)

@@ -18,7 +18,7 @@ def learn_weather(device: str) -> tuple[CharRNN, Vocab, float]:
     text = WEATHER * 60
     vocab = Vocab.from_text(text)
     torch.manual_seed(0)
-    model = CharRNN(len(vocab), hidden_size=64, num_layers=1, embedding_dim=16)
+    model = CharRNN(len(vocab), hidden_size=64, num_layers=1, embedding_dim=16, dropout=0.0)
     history = train(
         model,
         text,
@@ -27,6 +27,9 @@ def learn_weather(device: str) -> tuple[CharRNN, Vocab, float]:
         seq_len=16,
         batch_size=2,
         lr=0.01,
+        weight_decay=0.01,  # memorising is the point here: no regularisation, all 40 epochs,
+        patience=None,  # and the last weights (the 96 validation characters are mostly
+        keep_best=False,  # zero-state stream starts, a poor guide for this text)
         split="tail",
         device=device,
         progress=False,
@@ -75,6 +78,7 @@ def test_save_load_gives_identical_logits(
     model, vocab, _ = learned
     save(tmp_path / "m.pt", model, vocab)
     back, back_vocab = load(tmp_path / "m.pt")
+    assert not back.training  # ready for generation and evaluation
     ids = vocab.encode(WEATHER).unsqueeze(0)
     model.eval()
     assert torch.equal(back(ids)[0], model(ids)[0]) and back_vocab == vocab
@@ -167,7 +171,9 @@ def test_bad_arguments() -> None:
         train(CharRNN(5, hidden_size=4), "abc" * 50, vocab=vocab, progress=False)
     with pytest.raises(ValueError, match="steps must be positive"):
         train(CharRNN(4, hidden_size=4), "abc" * 50, vocab=vocab, steps=0, progress=False)
-    with pytest.raises(ValueError, match="too few for 64 streams"):
+    with pytest.raises(ValueError, match="patience must be a positive integer or None, got 0"):
+        train(CharRNN(4, hidden_size=4), "abc" * 50, vocab=vocab, patience=0, progress=False)
+    with pytest.raises(ValueError, match="too few for 32 streams"):
         train(CharRNN(4, hidden_size=4), "abc" * 20, vocab=vocab, progress=False, device="cpu")
     with pytest.raises(ValueError, match="empty text"):
         train(CharRNN(4, hidden_size=4), "", vocab=vocab)
@@ -181,3 +187,32 @@ def test_train_and_generate_on_cuda() -> None:
     assert next(model.parameters()).device.type == "cuda"
     assert train_bpc < 0.05
     assert generate(model, vocab, "今", 15, temperature=0) == (WEATHER * 2)[:16]
+
+
+def test_learning_rate_halves_on_a_validation_plateau_and_best_weights_come_back() -> None:
+    from nnkit.callbacks import TrainState
+    from nnkit.history import EpochRecord, History
+    from nnkit.text.training import _Budget
+
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+    state = TrainState(model=model, optimizer=optimizer, history=History(), epochs=100)
+    budget = _Budget(None, 100, None, steps_per_epoch=10**6, report=False, keep_best=True)
+    budget.on_train_begin(state)
+    rates = []
+    for epoch, val in enumerate([3.0, 2.0, 2.5, 2.4, 1.9, 2.0, 2.1, 2.2, 2.3], start=1):
+        with torch.no_grad():
+            model.weight.fill_(val)  # the weights "remember" their epoch's validation loss
+        budget.on_epoch_end(state, EpochRecord(epoch=epoch, train_loss=1.0, test_loss=val))
+        budget.on_batch_begin(state)  # the first batch of the next epoch sets the rate
+        rates.append(optimizer.param_groups[0]["lr"])
+    # (progress is ~0, so the cosine factor is 1): two epochs without a new best halve the rate
+    assert [r / 0.01 for r in rates] == pytest.approx(
+        [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.125], rel=1e-6
+    )
+    assert not state.stop_training
+    for epoch in range(10, 16):  # three more halvings reach 1/64 of the schedule: stop
+        budget.on_epoch_end(state, EpochRecord(epoch=epoch, train_loss=1.0, test_loss=5.0))
+        assert state.stop_training == (epoch == 15)
+    budget.on_train_end(state)
+    assert model.weight.unique().tolist() == [pytest.approx(1.9)]

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._recurrence import linear_recurrence
+
 __all__ = ["CELLS", "CellName", "CharRNN", "SeedCell", "State"]
 
 CellName: TypeAlias = Literal["gru", "lstm", "rnn", "seed"]
@@ -44,14 +46,10 @@ class SeedCell(nn.Module):
             hidden = ids.new_zeros((batch, self.hidden_size), dtype=self.i2h.weight.dtype)
         # (T, B, H), time-major so that each step reads one contiguous block
         x_to_h = F.embedding(ids.t(), self.i2h.weight[:, :V].t()) + self.i2h.bias
-        w_hh_t = self.i2h.weight[:, V:].t()
-        before = []
-        h = hidden
-        # unbind, not x_to_h[t]: indexing would make backward build a (T, B, H) zero tensor per step
-        for x_t in x_to_h.unbind(0):
-            before.append(h)
-            h = torch.addmm(x_t, h, w_hh_t)  # W_x[:, x_t] + b + h W_h^T, one kernel
-        previous = torch.stack(before, dim=1)  # (B, T, H): the hidden state each output sees
+        # h_t = W_x[:, x_t] + b + W_h h_{t-1}: one matrix product per step, gradients batched
+        states = linear_recurrence(x_to_h, hidden, self.i2h.weight[:, V:])
+        previous = states[:-1].transpose(0, 1)  # (B, T, H): the hidden state each output sees
+        h = states[-1]
         x_to_o = F.embedding(ids, self.i2o.weight[:, :V].t())
         out = x_to_o + previous @ self.i2o.weight[:, V:].t() + self.i2o.bias
         return self.softmax(out), h
@@ -77,7 +75,9 @@ class CharRNN(nn.Module):
     embedding_dim : int
         Size of the character embedding.
     dropout : float
-        Dropout between recurrent layers and before the read-out.
+        Dropout between recurrent layers and before the read-out. The default 0.3 is what a
+        corpus of a few hundred thousand characters needs: without it the model memorises the
+        training text within minutes (measured in the text tutorial); use 0 for large corpora.
 
     Shape
     -----
@@ -102,7 +102,7 @@ class CharRNN(nn.Module):
         hidden_size: int = 256,
         num_layers: int = 2,
         embedding_dim: int = 64,
-        dropout: float = 0.0,
+        dropout: float = 0.3,
     ) -> None:
         super().__init__()
         for name, value in (

@@ -24,6 +24,7 @@ from .vocab import Vocab
 __all__ = ["StreamBatches", "bits_per_char", "load", "save", "train"]
 
 _LN2 = math.log(2.0)
+_VAL_STREAMS = 8
 
 
 class StreamBatches:
@@ -126,9 +127,14 @@ class _Budget(Callback):
     """The step, epoch and time budgets, the learning-rate decay over them, and keep-best.
 
     The learning rate follows a cosine from its peak down to a tenth of it over whichever
-    budget runs out first (steps, epochs or seconds); after each epoch the weights are kept if
-    the validation loss is the best so far, and put back at the end.
+    budget runs out first (steps, epochs or seconds), and is halved each time the validation
+    loss has not reached a new best for ``patience`` epochs in a row (a budget longer than the
+    corpus needs would otherwise spend its high-rate part overfitting); at ``min_scale`` of the
+    schedule, training stops. After each epoch the weights are kept if the validation loss is
+    the best so far, and put back at the end.
     """
+
+    min_scale = 1 / 64
 
     def __init__(
         self,
@@ -138,8 +144,10 @@ class _Budget(Callback):
         steps_per_epoch: int,
         report: bool,
         keep_best: bool,
+        patience: int | None = 2,
     ) -> None:
         self.steps, self.epochs, self.seconds = steps, epochs, seconds
+        self.patience = patience
         self.steps_per_epoch = max(steps_per_epoch, 1)
         self.report, self.keep_best = report, keep_best
         self.done = 0
@@ -147,6 +155,8 @@ class _Budget(Callback):
         self.peak: list[float] = []
         self.best = math.inf
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.scale = 1.0  # halved on every validation plateau
+        self.stale = 0  # epochs since the last new best
 
     def progress(self) -> float:
         """How much of the budget is spent, 0 to 1."""
@@ -164,7 +174,7 @@ class _Budget(Callback):
         self.peak = [float(g["lr"]) for g in state.optimizer.param_groups]
 
     def on_batch_begin(self, state: TrainState) -> None:
-        factor = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.progress()))
+        factor = self.scale * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.progress())))
         for group, peak in zip(state.optimizer.param_groups, self.peak, strict=True):
             group["lr"] = peak * factor
 
@@ -180,9 +190,18 @@ class _Budget(Callback):
             state.model.load_state_dict(self.best_state)
 
     def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
-        if self.keep_best and record.test_loss is not None and record.test_loss < self.best:
-            self.best = record.test_loss
-            self.best_state = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+        if record.test_loss is not None and record.test_loss < self.best:
+            self.best, self.stale = record.test_loss, 0
+            if self.keep_best:
+                self.best_state = {
+                    k: v.detach().clone() for k, v in state.model.state_dict().items()
+                }
+        elif record.test_loss is not None and self.patience is not None:
+            self.stale += 1
+            if self.stale >= self.patience:
+                self.scale, self.stale = self.scale / 2, 0
+                if self.scale <= self.min_scale:
+                    state.stop_training = True  # converged: more epochs would change nothing
         if self.report and record.test_loss is not None and state.is_main_process:
             elapsed = time.perf_counter() - self.started
             print(
@@ -201,10 +220,10 @@ def train(
     steps: int | None = None,
     epochs: int | None = None,
     max_seconds: float | None = None,
-    seq_len: int = 128,
-    batch_size: int = 64,
-    lr: float = 5e-3,
-    weight_decay: float = 0.01,
+    seq_len: int = 64,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    weight_decay: float = 0.5,
     grad_clip: float = 1.0,
     val_fraction: float = 0.1,
     split: Literal["interleaved", "tail"] = "interleaved",
@@ -215,6 +234,8 @@ def train(
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
     keep_best: bool = True,
+    patience: int | None = 2,
+    amp: bool = False,
     callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train a character model on a text with truncated BPTT, on top of :func:`~nnkit.train.fit`.
@@ -222,8 +243,11 @@ def train(
     The text is split into training and validation pieces (:func:`split_text`, interleaved
     blocks by default); the training text becomes ``batch_size`` contiguous streams
     (:class:`StreamBatches`) read ``seq_len`` characters at a time with the hidden state carried
-    across batches. Defaults: AdamW at lr 0.005 with weight decay 0.01, gradient clipping at 1.0,
-    and a cosine decay of the learning rate to a tenth of its peak over the budget. Training
+    across batches. Defaults: 32 streams of 64 characters, AdamW at lr 0.01 with a strong
+    weight decay of 0.5 (the regulariser that pays most on corpora of a few hundred thousand
+    characters), gradient clipping at 1.0, and a cosine decay of the learning rate to a tenth
+    of its peak over the budget, halved whenever the validation loss has not improved for
+    ``patience`` epochs (training stops after six halvings). Training
     ends after ``steps`` steps, ``epochs`` passes or ``max_seconds`` seconds, whichever comes
     first (one epoch when none is given); with ``keep_best`` the model ends with the weights of
     its best validation epoch (small corpora overfit long before a time budget runs out).
@@ -239,9 +263,10 @@ def train(
     steps, epochs, max_seconds : optional
         Budgets.
     seq_len, batch_size : int
-        Characters per stream per step, and number of streams.
+        Characters per stream per step, and number of streams. Small batches of short
+        sequences make more optimiser steps per second, which is what a time budget rewards.
     lr, weight_decay, grad_clip : float
-        Optimiser settings.
+        Optimiser settings (AdamW's decoupled weight decay).
     val_fraction : float
         Share of the text held out for validation.
     split : {"interleaved", "tail"}
@@ -258,6 +283,14 @@ def train(
         As in :func:`~nnkit.train.fit` (atomic, resumable).
     keep_best : bool
         Put back the weights of the epoch with the lowest validation loss at the end.
+    patience : int or None
+        Halve the learning rate after this many epochs in a row without a new best validation
+        loss, and stop after six halvings; None keeps the plain cosine schedule and runs the
+        whole budget.
+    amp : bool
+        bfloat16 autocast (as in :func:`~nnkit.train.fit`). On a CPU with bfloat16 instructions
+        it trains about a third more characters per second, most for large vocabularies
+        (the read-out is then the largest matrix product).
     callbacks : sequence of Callback
         Extra callbacks.
 
@@ -288,11 +321,16 @@ def train(
     for name, value in (("steps", steps), ("epochs", epochs), ("max_seconds", max_seconds)):
         if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
+    if patience is not None and (
+        isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
+    ):
+        raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
     dev = resolve_device(device)
     train_pieces, val_pieces = split_text(text, val_fraction, mode=split)
     train_ids = vocab.encode("".join(train_pieces))
     val_ids = vocab.encode("".join(val_pieces))
-    val_batch = max(1, min(batch_size, val_ids.numel() // (seq_len + 1)))
+    # few long validation streams: each stream starts from a zero state, which costs bits
+    val_batch = max(1, min(_VAL_STREAMS, val_ids.numel() // (seq_len + 1)))
     source = StreamBatches(
         train_ids, batch_size=batch_size, seq_len=seq_len, seed=seed or 0, device=dev
     )
@@ -307,7 +345,13 @@ def train(
         else:
             epochs = 1
     budget = _Budget(
-        steps, epochs if epochs < 10**9 else None, max_seconds, len(source), report, keep_best
+        steps,
+        epochs if epochs < 10**9 else None,
+        max_seconds,
+        len(source),
+        report,
+        keep_best,
+        patience,
     )
     history = fit(
         _Stateful(model),
@@ -325,6 +369,7 @@ def train(
         callbacks=[budget, *callbacks],
         checkpoint=checkpoint,
         resume=resume,
+        amp=amp,
     )
     _add_bits(history)
     return history
@@ -382,7 +427,7 @@ def save(path: str | os.PathLike[str], model: CharRNN, vocab: Vocab) -> None:
 def load(
     path: str | os.PathLike[str], *, device: str | torch.device | None = "cpu"
 ) -> tuple[CharRNN, Vocab]:
-    """Load what :func:`save` wrote, safely (``torch.load(weights_only=True)``).
+    """Load what :func:`save` wrote, safely (``torch.load(weights_only=True)``), in eval mode.
 
     Also accepts a :func:`train` checkpoint only if it was written by :func:`save`; training
     checkpoints (``checkpoint=``) hold optimizer state instead of the vocabulary.
@@ -395,4 +440,4 @@ def load(
     vocab = Vocab.from_dict(state["vocab"])
     model = CharRNN(config.pop("vocab_size"), **config)
     model.load_state_dict(state["state_dict"])
-    return model.to(dev), vocab
+    return model.to(dev).eval(), vocab
