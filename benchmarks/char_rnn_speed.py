@@ -10,7 +10,7 @@ Usage::
 (b) the same ``"seed"`` cell trained by ``nnkit.text.train`` on batched sequences;
 (c) the default ``CharRNN`` (GRU 2 x 256, embedding 64), with its arithmetic rate (counted
     multiply-adds x 2 x 3 for forward and backward) as a fraction of this machine's fp32
-    2048 x 2048 matrix-multiply rate measured in the same run;
+    2048 x 2048 matrix-multiply rate measured in the same run, and again under bfloat16 autocast;
 and the generation speed of (c). CUDA rows are added when a GPU is present. Corpus: alice.txt.
 """
 
@@ -75,7 +75,9 @@ def gru_flops_per_char(model: CharRNN) -> float:
     return 2.0 * macs * 3
 
 
-def nnkit_rate(model: CharRNN, text: str, vocab: Vocab, device: str, seconds: float) -> float:
+def nnkit_rate(
+    model: CharRNN, text: str, vocab: Vocab, device: str, seconds: float, amp: bool = False
+) -> float:
     # the notes' linear recurrence blows up at the default lr 0.01: time it at a stable 0.001
     history = train(
         model,
@@ -88,6 +90,7 @@ def nnkit_rate(model: CharRNN, text: str, vocab: Vocab, device: str, seconds: fl
         batch_size=64,
         seq_len=128,
         lr=1e-3 if model.cell == "seed" else 1e-2,
+        amp=amp,
     )
     rates = [r.samples_per_second for r in history.records]
     return max(rates[1:] or rates)  # the first epoch includes warm-up
@@ -97,6 +100,8 @@ def note(row: dict[str, Any]) -> str:
     """The comparison a row is about: speed-up over (a), or share of the matmul rate."""
     if "speedup_vs_notes" in row:
         return f"{row['speedup_vs_notes']:.1f}x (a)"
+    if "vs_float32" in row:
+        return f"{row['vs_float32']:.2f}x the float32 row"
     if "fraction_of_matmul" in row:
         return (
             f"{row['gflops']:.1f} GFLOP/s, {100 * row['fraction_of_matmul']:.0f}% of fp32 "
@@ -151,6 +156,16 @@ def main() -> None:
                 "gflops": achieved,
                 "matmul_gflops": peak,
                 "fraction_of_matmul": achieved / peak,
+            }
+        )
+        torch.manual_seed(0)
+        low = nnkit_rate(CharRNN(len(vocab)), text, vocab, device, args.seconds, amp=True)
+        rows.append(
+            {
+                "run": "(c) the same, bfloat16 autocast (amp=True)",
+                "device": device,
+                "chars_per_second": low,
+                "vs_float32": low / rate,
             }
         )
         model.to(device)
