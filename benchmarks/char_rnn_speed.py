@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ def nnkit_rate(
         amp=amp,
     )
     rates = [r.samples_per_second for r in history.records]
-    return max(rates[1:] or rates)  # the first epoch includes warm-up
+    return statistics.median(rates[1:] or rates)  # the first epoch includes warm-up
 
 
 def note(row: dict[str, Any]) -> str:
