@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/char_rnn_recipe.py neko [--seconds 150] [--batch-size 32] [--seq-len 64]
-        [--lr 0.01] [--weight-decay 0.5] [--dropout 0.3] [--amp] [--unigram-bias]
+        [--lr 0.01] [--weight-decay 0.5] [--dropout 0.3] [--amp] [--unigram-bias] [--no-plateau]
         [--text-dir ../shared/data/text]
 
 Trains ``CharRNN(len(vocab), dropout=...)`` with ``nnkit.text.train`` on the CPU and prints the
@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--unigram-bias", action="store_true")
+    parser.add_argument(
+        "--no-plateau", action="store_true", help="patience=None: the cosine schedule alone"
+    )
     args = parser.parse_args()
     text = read_text(args.text_dir / f"{args.corpus}.txt")
     vocab = Vocab.from_text(text)
@@ -59,6 +62,7 @@ def main() -> None:
         lr=args.lr,
         weight_decay=args.weight_decay,
         amp=args.amp,
+        patience=None if args.no_plateau else 2,
         device="cpu",
         progress=False,
     )
