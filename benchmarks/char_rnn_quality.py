@@ -122,13 +122,13 @@ def breakdown(
             sums[name][1] += bits
             sums[name][2] -= math.log2(ngram.prob(piece[i], history))
     total = sum(v[0] for v in sums.values())
+    # *_share: this class's part of the mean bits/char (the parts add up to it)
     return {
         name: {
             "chars": n,
             "rnn_bits": rnn / max(n, 1),
             "ngram_bits": ng / max(n, 1),
-            "rnn_share": rnn
-            / total,  # this class's part of the mean bits/char (parts add up to it)
+            "rnn_share": rnn / total,
             "ngram_share": ng / total,
         }
         for name, (n, rnn, ng) in sums.items()

@@ -6,9 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from nnkit.callbacks import Callback, TrainState
 from nnkit.errors import CheckpointError
+from nnkit.history import EpochRecord, History
 from nnkit.models import CharRNN
 from nnkit.text import StreamBatches, Vocab, bits_per_char, generate, load, save, train
+from nnkit.text.training import _Budget
 
 WEATHER = "今日は晴れです。明日も晴れです。"
 
@@ -110,7 +113,6 @@ def test_step_and_time_budgets_stop_mid_epoch() -> None:
     text = "abcdefgh" * 500
     vocab = Vocab.from_text(text)
     seen: list[int] = []
-    from nnkit.callbacks import Callback, TrainState
 
     class Count(Callback):
         def on_batch_end(self, state: TrainState) -> None:
@@ -190,10 +192,6 @@ def test_train_and_generate_on_cuda() -> None:
 
 
 def test_learning_rate_halves_on_a_validation_plateau_and_best_weights_come_back() -> None:
-    from nnkit.callbacks import TrainState
-    from nnkit.history import EpochRecord, History
-    from nnkit.text.training import _Budget
-
     model = torch.nn.Linear(2, 2)
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
     state = TrainState(model=model, optimizer=optimizer, history=History(), epochs=100)
