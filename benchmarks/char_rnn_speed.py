@@ -2,22 +2,32 @@
 
 Usage::
 
-    python benchmarks/char_rnn_speed.py [--text-dir ../shared/data/text] [--seconds 20]
-                                        [--json out.json]
+    python benchmarks/char_rnn_speed.py [--text-dir ../shared/data/text] [--seconds 8]
+                                        [--rounds 3] [--json out.json] [--markdown out.md]
 
 (a) the notes' approach: ``NotesRNN`` (hidden 128) stepped one character at a time in a Python
     loop, batch 1, one-hot inputs, NLL summed over a 128-character chunk, Adam;
-(b) the same ``"seed"`` cell trained by ``nnkit.text.train`` on batched sequences;
-(c) the default ``CharRNN`` (GRU 2 x 256, embedding 64), with its arithmetic rate (counted
-    multiply-adds x 2 x 3 for forward and backward) as a fraction of this machine's fp32
-    2048 x 2048 matrix-multiply rate measured in the same run, and again under bfloat16 autocast;
+(b) the same ``"seed"`` cell trained by ``nnkit.text.train`` on batched sequences (64 streams
+    x 128 characters);
+(c) the default ``CharRNN`` (GRU 2 x 256, embedding 64) on 64 x 128, with its arithmetic rate
+    (counted multiply-adds x 2 x 3 for forward and backward) as a fraction of this machine's
+    fp32 2048 x 2048 matrix-multiply rate measured next to it; the same on ``train``'s default
+    32 x 64 and on 256 x 64 (a batch for throughput); 64 x 128 under bfloat16 autocast;
 and the generation speed of (c). CUDA rows are added when a GPU is present. Corpus: alice.txt.
+
+The runs are interleaved: each of ``--rounds`` rounds times every row for ``--seconds``, the
+matrix-multiply rate next to (c), so that a machine whose speed drifts (this VM's does, by up to
+30% within a minute) moves both sides of a comparison alike. Each row reports its median over
+the rounds, and each ratio the median of the per-round ratios. An nnkit rate is characters per
+second of training steps (forward, backward, optimiser; the validation passes left out) after
+the first three steps of each run (warm-up).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import statistics
 import time
@@ -26,6 +36,7 @@ from typing import Any
 
 import torch
 
+from nnkit.callbacks import Callback, TrainState
 from nnkit.models import CharRNN, NotesRNN
 from nnkit.text import Vocab, generate, read_text, train
 
@@ -76,11 +87,49 @@ def gru_flops_per_char(model: CharRNN) -> float:
     return 2.0 * macs * 3
 
 
+class StepTimer(Callback):
+    """Time of the training steps and characters they read, after ``warmup`` steps."""
+
+    def __init__(self, model: torch.nn.Module, warmup: int = 3) -> None:
+        self.warmup, self.steps, self.seconds, self.chars = warmup, 0, 0.0, 0
+        self.started = 0.0
+        self.batch_chars = 0
+        model.register_forward_pre_hook(self._count)
+
+    def _count(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+        if module.training:
+            self.batch_chars = int(args[0].numel())
+
+    def on_batch_begin(self, state: TrainState) -> None:
+        self.started = time.perf_counter()
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if state.batch_loss is not None:
+            state.batch_loss.item()  # a CUDA step is done only when its loss is
+        self.steps += 1
+        if self.steps > self.warmup:
+            self.seconds += time.perf_counter() - self.started
+            self.chars += self.batch_chars
+
+    @property
+    def rate(self) -> float:
+        return self.chars / self.seconds if self.seconds else math.nan
+
+
 def nnkit_rate(
-    model: CharRNN, text: str, vocab: Vocab, device: str, seconds: float, amp: bool = False
+    model: CharRNN,
+    text: str,
+    vocab: Vocab,
+    device: str,
+    seconds: float,
+    *,
+    amp: bool = False,
+    batch: tuple[int, int] = (64, 128),
 ) -> float:
+    """Training characters per second, ``batch`` = (streams, characters per step)."""
+    timer = StepTimer(model)
     # the notes' linear recurrence blows up at the default lr 0.01: time it at a stable 0.001
-    history = train(
+    train(
         model,
         text,
         vocab=vocab,
@@ -88,13 +137,13 @@ def nnkit_rate(
         device=device,
         progress=False,
         val_fraction=0.05,
-        batch_size=64,
-        seq_len=128,
+        batch_size=batch[0],
+        seq_len=batch[1],
         lr=1e-3 if model.cell == "seed" else 1e-2,
         amp=amp,
+        callbacks=[timer],
     )
-    rates = [r.samples_per_second for r in history.records]
-    return statistics.median(rates[1:] or rates)  # the first epoch includes warm-up
+    return timer.rate
 
 
 def note(row: dict[str, Any]) -> str:
@@ -111,77 +160,78 @@ def note(row: dict[str, Any]) -> str:
     return ""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--text-dir", type=Path, default=DEFAULT)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--markdown", type=Path, default=None)
-    args = parser.parse_args()
-    text = read_text(args.text_dir / "alice.txt")
-    vocab = Vocab.from_text(text)
+def one_round(
+    text: str, vocab: Vocab, devices: list[str], seconds: float
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Every row once: (device, row) -> its figures."""
     ids = vocab.encode(text)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    rows: list[dict[str, Any]] = []
-    notes = notes_chars_per_second(ids, len(vocab), args.seconds)
-    rows.append(
-        {
-            "run": "(a) notes: seed cell, Python loop, batch 1",
-            "device": "cpu",
-            "chars_per_second": notes,
-        }
-    )
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    notes = notes_chars_per_second(ids, len(vocab), seconds)
+    out["cpu", NOTES] = {"chars_per_second": notes}
     for device in devices:
         torch.manual_seed(0)
-        seed_rate = nnkit_rate(
-            CharRNN(len(vocab), cell="seed", hidden_size=128), text, vocab, device, args.seconds
-        )
-        rows.append(
-            {
-                "run": "(b) nnkit: seed cell, batch 64 x 128",
-                "device": device,
-                "chars_per_second": seed_rate,
-                "speedup_vs_notes": seed_rate / notes,
-            }
-        )
-        torch.manual_seed(0)
-        model = CharRNN(len(vocab))
-        rate = nnkit_rate(model, text, vocab, device, args.seconds)
-        peak = matmul_gflops(device)
-        achieved = gru_flops_per_char(model) * rate / 1e9
-        rows.append(
-            {
-                "run": "(c) nnkit: default CharRNN (GRU 2x256)",
-                "device": device,
+        seed = CharRNN(len(vocab), cell="seed", hidden_size=128)
+        rate = nnkit_rate(seed, text, vocab, device, seconds)
+        out[device, SEED] = {"chars_per_second": rate, "speedup_vs_notes": rate / notes}
+        for run, batch in GRU_BATCHES:
+            torch.manual_seed(0)
+            model = CharRNN(len(vocab))
+            rate = nnkit_rate(model, text, vocab, device, seconds, batch=batch)
+            peak = matmul_gflops(device)
+            achieved = gru_flops_per_char(model) * rate / 1e9
+            out[device, run] = {
                 "chars_per_second": rate,
                 "gflops": achieved,
                 "matmul_gflops": peak,
                 "fraction_of_matmul": achieved / peak,
             }
-        )
         torch.manual_seed(0)
-        low = nnkit_rate(CharRNN(len(vocab)), text, vocab, device, args.seconds, amp=True)
-        rows.append(
-            {
-                "run": "(c) the same, bfloat16 autocast (amp=True)",
-                "device": device,
-                "chars_per_second": low,
-                "vs_float32": low / rate,
-            }
-        )
-        model.to(device)
+        float32 = out[device, GRU]["chars_per_second"]
+        low = nnkit_rate(CharRNN(len(vocab)), text, vocab, device, seconds, amp=True)
+        out[device, AMP] = {"chars_per_second": low, "vs_float32": low / float32}
+        model = CharRNN(len(vocab)).to(device)
         started = time.perf_counter()
         generate(model, vocab, "Alice", 500, seed=0)
-        rows.append(
-            {
-                "run": "generation, default CharRNN",
-                "device": device,
-                "chars_per_second": 500 / (time.perf_counter() - started),
-            }
-        )
+        elapsed = time.perf_counter() - started
+        out[device, GENERATION] = {"chars_per_second": 500 / elapsed}
+    return out
+
+
+NOTES = "(a) notes: seed cell, Python loop, batch 1"
+SEED = "(b) nnkit: seed cell, batch 64 x 128"
+GRU = "(c) nnkit: default CharRNN (GRU 2x256), batch 64 x 128"
+GRU_BATCHES = (
+    (GRU, (64, 128)),
+    ("(c) the same, train's default batch 32 x 64", (32, 64)),
+    ("(c) the same, batch 256 x 64", (256, 64)),
+)
+AMP = "(c) the same, 64 x 128, bfloat16 autocast (amp=True)"
+GENERATION = "generation, default CharRNN"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--text-dir", type=Path, default=DEFAULT)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per row and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--markdown", type=Path, default=None)
+    args = parser.parse_args()
+    text = read_text(args.text_dir / "alice.txt")
+    vocab = Vocab.from_text(text)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rounds = [one_round(text, vocab, devices, args.seconds) for _ in range(args.rounds)]
+    rows: list[dict[str, Any]] = []
+    for device, run in rounds[0]:
+        figures = [r[device, run] for r in rounds]
+        row: dict[str, Any] = {"run": run, "device": device}
+        for key in figures[0]:
+            row[key] = statistics.median(f[key] for f in figures)
+        row["per_round"] = figures
+        rows.append(row)
     for r in rows:
         extra = f"  {note(r)}" if note(r) else ""
-        print(f"{r['device']:<5} {r['run']:<44} {r['chars_per_second']:>11,.0f} chars/s{extra}")
+        print(f"{r['device']:<5} {r['run']:<56} {r['chars_per_second']:>11,.0f} chars/s{extra}")
     if args.markdown:
         lines = ["| device | run | chars/s | notes |", "| --- | --- | ---: | --- |"]
         lines += [
@@ -191,6 +241,8 @@ def main() -> None:
         args.markdown.write_text("\n".join(lines) + "\n")
     if args.json:
         meta = {
+            "rounds": args.rounds,
+            "seconds_per_row_and_round": args.seconds,
             "machine": platform.platform(),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,

@@ -214,3 +214,18 @@ def test_learning_rate_halves_on_a_validation_plateau_and_best_weights_come_back
         assert state.stop_training == (epoch == 15)
     budget.on_train_end(state)
     assert model.weight.unique().tolist() == [pytest.approx(1.9)]
+
+
+@pytest.mark.parametrize("cell", ["seed", "gru"])
+def test_bits_per_char_is_the_mean_negative_log2_probability(cell: str) -> None:
+    # the seed cell returns log-probabilities (scored as they are), the others raw scores
+    text = "abcabcabd" * 5
+    vocab = Vocab.from_text(text)
+    torch.manual_seed(0)
+    model = CharRNN(len(vocab), cell=cell, hidden_size=8, num_layers=1).double().eval()  # type: ignore[arg-type]
+    ids = vocab.encode(text).unsqueeze(0)
+    scores, _ = model(ids[:, :-1])
+    log_probs = torch.log_softmax(scores, -1).gather(-1, ids[:, 1:, None])
+    expected = -log_probs.mean().item() / math.log(2)
+    got = bits_per_char(model, vocab, text, seq_len=len(text) - 1, batch_size=1, device="cpu")
+    assert got == pytest.approx(expected, rel=1e-12)

@@ -29,9 +29,10 @@ class _LinearRecurrence(torch.autograd.Function):
         steps = u.shape[0]
         states = u.new_empty((steps + 1, *h0.shape))
         states[0] = h0
+        states[1:] = u  # one bulk copy; each step then adds its product in place
         w_t = w.t()
         for t in range(steps):
-            torch.addmm(u[t], states[t], w_t, out=states[t + 1])
+            states[t + 1].addmm_(states[t], w_t)
         ctx.save_for_backward(w, states)
         return states
 
@@ -44,9 +45,9 @@ class _LinearRecurrence(torch.autograd.Function):
         steps = states.shape[0] - 1
         grad_states = grad_states.contiguous()
         grad_u = torch.empty_like(states[1:])  # grad_u[t - 1] = dL/dh_t (total) = dL/du_t
-        grad_u[steps - 1] = grad_states[steps]
+        grad_u.copy_(grad_states[1:])  # the direct parts, in one copy
         for t in range(steps - 1, 0, -1):  # dL/dh_t = dL/dh_t (direct) + dL/dh_{t+1} W
-            torch.addmm(grad_states[t], grad_u[t], w, out=grad_u[t - 1])
+            grad_u[t - 1].addmm_(grad_u[t], w)
         dh = torch.addmm(grad_states[0], grad_u[0], w)  # dL/dh_0
         flat_grad = grad_u.view(-1, grad_u.shape[-1])
         grad_w = flat_grad.t() @ states[:-1].reshape(-1, states.shape[-1])

@@ -358,7 +358,7 @@ def train(
         source,
         test=val_source,
         epochs=epochs,
-        loss="cross_entropy",
+        loss=_loss_name(model),
         optimizer="adamw",
         lr=lr,
         weight_decay=weight_decay,
@@ -373,6 +373,11 @@ def train(
     )
     _add_bits(history)
     return history
+
+
+def _loss_name(model: CharRNN) -> Literal["nll", "cross_entropy"]:
+    """The seed cell ends in a log-softmax (as the notes' does): its outputs need no second one."""
+    return "nll" if model.cell == "seed" else "cross_entropy"
 
 
 def _add_bits(history: History) -> None:
@@ -409,7 +414,7 @@ def bits_per_char(
     dev = resolve_device(device)
     batch = max(1, min(batch_size, ids.numel() // (seq_len + 1) or 1))
     streams = StreamBatches(ids, batch_size=batch, seq_len=seq_len, shuffle=False, device=dev)
-    result = evaluate(_Stateful(model), streams, device=dev)
+    result = evaluate(_Stateful(model), streams, loss=_loss_name(model), device=dev)
     return result.loss / _LN2
 
 
