@@ -145,14 +145,15 @@ class _Budget(Callback):
         report: bool,
         keep_best: bool,
         patience: int | None = 2,
+        peak: float = 1e-2,
     ) -> None:
         self.steps, self.epochs, self.seconds = steps, epochs, seconds
+        self.peak = peak  # the learning rate at the top of the cosine
         self.patience = patience
         self.steps_per_epoch = max(steps_per_epoch, 1)
         self.report, self.keep_best = report, keep_best
         self.done = 0
         self.started = 0.0
-        self.peak: list[float] = []
         self.best = math.inf
         self.best_state: dict[str, torch.Tensor] | None = None
         self.scale = 1.0  # halved on every validation plateau
@@ -170,13 +171,18 @@ class _Budget(Callback):
         return min(spent, 1.0)
 
     def on_train_begin(self, state: TrainState) -> None:
-        self.started = time.perf_counter()
-        self.peak = [float(g["lr"]) for g in state.optimizer.param_groups]
+        # a resumed run continues the budget, the cosine and the plateau state of the epochs
+        # in its checkpoint (kept best weights are not in it: keep-best restarts from here)
+        earlier = state.history.records
+        self.started = time.perf_counter() - sum(r.seconds for r in earlier)
+        self.done = len(earlier) * self.steps_per_epoch
+        for record in earlier:
+            self._plateau(record.test_loss)
 
     def on_batch_begin(self, state: TrainState) -> None:
         factor = self.scale * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.progress())))
-        for group, peak in zip(state.optimizer.param_groups, self.peak, strict=True):
-            group["lr"] = peak * factor
+        for group in state.optimizer.param_groups:
+            group["lr"] = self.peak * factor
 
     def on_batch_end(self, state: TrainState) -> None:
         self.done += 1
@@ -189,19 +195,24 @@ class _Budget(Callback):
         if self.keep_best and self.best_state is not None:
             state.model.load_state_dict(self.best_state)
 
-    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
-        if record.test_loss is not None and record.test_loss < self.best:
-            self.best, self.stale = record.test_loss, 0
-            if self.keep_best:
-                self.best_state = {
-                    k: v.detach().clone() for k, v in state.model.state_dict().items()
-                }
-        elif record.test_loss is not None and self.patience is not None:
+    def _plateau(self, loss: float | None) -> bool:
+        """Track the best validation loss and halve on plateaus; True at a new best."""
+        if loss is None:
+            return False
+        if loss < self.best:
+            self.best, self.stale = loss, 0
+            return True
+        if self.patience is not None:
             self.stale += 1
             if self.stale >= self.patience:
                 self.scale, self.stale = self.scale / 2, 0
-                if self.scale <= self.min_scale:
-                    state.stop_training = True  # converged: more epochs would change nothing
+        return False
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        if self._plateau(record.test_loss) and self.keep_best:
+            self.best_state = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+        if self.scale <= self.min_scale:
+            state.stop_training = True  # converged: more epochs would change nothing
         if self.report and record.test_loss is not None and state.is_main_process:
             elapsed = time.perf_counter() - self.started
             print(
@@ -280,7 +291,10 @@ def train(
     report : bool
         Print train and validation bits/char after every epoch.
     checkpoint, resume
-        As in :func:`~nnkit.train.fit` (atomic, resumable).
+        As in :func:`~nnkit.train.fit` (atomic, resumable). A resumed run continues where the
+        checkpoint left off: the budgets count the epochs and training seconds before it, and
+        the cosine position and the plateau halvings are replayed from its history. Only
+        ``keep_best`` starts afresh (the checkpoint holds the last weights, not the best).
     keep_best : bool
         Put back the weights of the epoch with the lowest validation loss at the end.
     patience : int or None
@@ -352,6 +366,7 @@ def train(
         report,
         keep_best,
         patience,
+        peak=lr,
     )
     history = fit(
         _Stateful(model),
