@@ -32,27 +32,19 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
 
 
 class AdaptiveCharRNN(nn.Module):
-    """Embedding and recurrent layers of ``CharRNN(vocab_size)``, adaptive-softmax read-out."""
+    """``CharRNN(vocab_size)``'s embedding and recurrent layers, adaptive-softmax read-out."""
 
     def __init__(self, vocab_size: int, cutoffs: list[int], div: float) -> None:
         super().__init__()
-        base = CharRNN(vocab_size)
-        self.embedding, self.layers, self.dropout = base.embedding, base.layers, base.dropout
-        self.head = nn.AdaptiveLogSoftmaxWithLoss(base.hidden_size, vocab_size, cutoffs, div)
+        self.body = CharRNN(vocab_size)
+        del self.body.head  # replaced by:
+        self.head = nn.AdaptiveLogSoftmaxWithLoss(self.body.hidden_size, vocab_size, cutoffs, div)
 
     def hidden(self, ids: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-        out, states = self.embedding(ids), []
-        for i, layer in enumerate(self.layers):
-            out = self._locked(out) if i else out
-            out, s = layer(out, None if state is None else state[i : i + 1])
-            states.append(s)
-        return self._locked(out).flatten(0, 1), torch.cat(states).detach()
-
-    def _locked(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        keep = 1 - self.dropout
-        return x * x.new_empty((x.shape[0], 1, x.shape[2])).bernoulli_(keep).div_(keep)
+        """Features ``(B * T, H)`` and the detached state to carry to the next batch."""
+        features, new_state = self.body.features(ids, state)
+        assert isinstance(new_state, torch.Tensor)  # a GRU's state
+        return features.flatten(0, 1), new_state.detach()
 
 
 def main() -> None:

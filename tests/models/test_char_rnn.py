@@ -103,3 +103,15 @@ def test_dropout_is_locked_over_time() -> None:
     assert dropped.unique().tolist() == pytest.approx([0.0, 1 / 0.7])
     assert abs(kept.double().mean().item() - 0.7) < 0.02  # 16,384 draws: sd 0.0036
     assert torch.equal(model.eval()._locked_dropout(torch.ones(2, 3, 4)), torch.ones(2, 3, 4))
+
+
+def test_features_are_what_the_read_out_sees() -> None:
+    torch.manual_seed(0)
+    model = CharRNN(15, hidden_size=8, embedding_dim=4).eval()
+    ids = torch.randint(0, 15, (2, 5))
+    features, state = model.features(ids)
+    logits, expected_state = model(ids)
+    torch.testing.assert_close(model.head(features), logits, rtol=0, atol=0)
+    assert isinstance(state, torch.Tensor) and torch.equal(state, expected_state)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="seed cell has no separate read-out"):
+        CharRNN(15, cell="seed", hidden_size=8).features(ids)

@@ -244,7 +244,7 @@ def test_resume_continues_the_schedule_and_plateau_state(tmp_path: Path) -> None
             if state.epoch == 4:
                 raise KeyboardInterrupt
 
-    def run(**kwargs: object) -> History:
+    def run(patience: int | None = 1, **kwargs: object) -> History:
         torch.manual_seed(0)
         model = CharRNN(len(vocab), hidden_size=16, num_layers=1, dropout=0.0)
         return train(
@@ -255,7 +255,7 @@ def test_resume_continues_the_schedule_and_plateau_state(tmp_path: Path) -> None
             seq_len=16,
             batch_size=8,
             lr=0.05,
-            patience=1,
+            patience=patience,
             device="cpu",
             progress=False,
             **kwargs,  # type: ignore[arg-type]
@@ -269,5 +269,7 @@ def test_resume_continues_the_schedule_and_plateau_state(tmp_path: Path) -> None
     assert [r.test_loss for r in resumed.records] == pytest.approx(
         [r.test_loss for r in whole.records], rel=1e-6
     )
-    # the plateau halving did happen in this run, so the check above covers it
-    assert any(b.lr < 0.5 * a.lr for a, b in zip(whole.records, whole.records[1:], strict=False))
+    # plateau halvings did happen (the cosine alone runs higher), so the check above covers them
+    cosine = run(patience=None)
+    assert [r.lr for r in whole.records[:2]] == pytest.approx([r.lr for r in cosine.records[:2]])
+    assert whole.records[-1].lr < 0.6 * cosine.records[-1].lr

@@ -161,6 +161,37 @@ class CharRNN(nn.Module):
                 raise ValueError("the seed cell's state is one tensor (B, H), not a tuple")
             log_probs, hidden = self.seed_cell(ids, state)
             return log_probs, hidden
+        features, new_state = self.features(ids, state)
+        return self.head(features), new_state
+
+    def features(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """What the read-out sees: the last layer's outputs after dropout, and the new state.
+
+        For trying another read-out on the same embedding and recurrent layers (the
+        adaptive-softmax benchmark does). Not for the ``"seed"`` cell, whose output layer
+        reads the one-hot input too.
+
+        Parameters
+        ----------
+        ids : torch.Tensor
+            ``(B, T)`` int64 character ids.
+        state : optional
+            None (zeros), or what the previous call returned.
+
+        Returns
+        -------
+        tuple
+            ``(features (B, T, H), state)``.
+
+        Examples
+        --------
+        >>> model = CharRNN(80, hidden_size=32)
+        >>> features, state = model.features(torch.zeros(4, 10, dtype=torch.long))
+        >>> features.shape, state.shape
+        (torch.Size([4, 10, 32]), torch.Size([2, 4, 32]))
+        """
+        if self.seed_cell is not None:
+            raise ValueError("the seed cell has no separate read-out: call the model instead")
         out = self.embedding(ids)
         states: list[State] = []
         for i, layer in enumerate(self.layers):
@@ -168,7 +199,7 @@ class CharRNN(nn.Module):
                 out = self._locked_dropout(out)
             out, layer_state = layer(out, None if state is None else _layer_state(state, i))
             states.append(layer_state)
-        return self.head(self._locked_dropout(out)), _stack_states(states)
+        return self._locked_dropout(out), _stack_states(states)
 
     def _locked_dropout(self, x: torch.Tensor) -> torch.Tensor:
         """Variational dropout: one mask per sequence, the same at every time step."""

@@ -145,7 +145,8 @@ class _Budget(Callback):
         report: bool,
         keep_best: bool,
         patience: int | None = 2,
-        peak: float = 1e-2,
+        *,
+        peak: float,
     ) -> None:
         self.steps, self.epochs, self.seconds = steps, epochs, seconds
         self.peak = peak  # the learning rate at the top of the cosine
