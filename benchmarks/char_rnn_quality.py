@@ -63,7 +63,7 @@ def main() -> None:
             progress=False,
             report=True,
         )
-        best = min(r.extra["val_bpc"] for r in history.records)
+        best = min(r.extra["test_bpc"] for r in history.records)
         last = history.records[-1]
         prompts = [p for p in PROMPTS.get(name, []) if all(c in vocab for c in p)] or [text[0]]
         samples = [
@@ -79,7 +79,7 @@ def main() -> None:
             "ngram_best_order": order,
             "ngram_bpc": scores,
             "ngram_seconds": ngram_seconds,
-            "rnn_val_bpc_last": last.extra["val_bpc"],
+            "rnn_val_bpc_last": last.extra["test_bpc"],
             "rnn_val_bpc_best": best,
             "rnn_epochs": len(history),
             "rnn_chars_per_second": last.samples_per_second,
@@ -90,7 +90,7 @@ def main() -> None:
         }
         print(
             f"{name}: best n-gram (n={order}) {scores[order]:.3f} bits/char; CharRNN after "
-            f"{args.minutes:g} min {last.extra['val_bpc']:.3f} (best epoch {best:.3f})",
+            f"{args.minutes:g} min {last.extra['test_bpc']:.3f} (best epoch {best:.3f})",
             flush=True,
         )
         for s in samples:

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from nnkit.models import CharRNN
+from nnkit.runtime import Runtime
 from nnkit.text import Vocab, read_text, split_text, train
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
@@ -61,7 +62,7 @@ def main() -> None:
         seq_len=args.seq_len,
         lr=args.lr,
         weight_decay=args.weight_decay,
-        amp=args.amp,
+        runtime=Runtime(amp=args.amp),
         patience=None if args.no_plateau else 2,
         device="cpu",
         progress=False,
@@ -69,8 +70,8 @@ def main() -> None:
     elapsed, curve = 0.0, []
     for r in history.records:
         elapsed += r.seconds
-        curve.append(f"{elapsed:.0f}s:{r.extra['train_bpc']:.2f}/{r.extra['val_bpc']:.3f}")
-    best = min(r.extra["val_bpc"] for r in history.records)
+        curve.append(f"{elapsed:.0f}s:{r.extra['train_bpc']:.2f}/{r.extra['test_bpc']:.3f}")
+    best = min(r.extra["test_bpc"] for r in history.records)
     settings = " ".join(f"{k}={v}" for k, v in vars(args).items() if k != "text_dir")
     print(f"{settings}\nbest validation {best:.3f} bits/char, ", end="")
     print(f"{history.last.samples_per_second:,.0f} chars/s\n  {' '.join(curve)}")

@@ -38,6 +38,7 @@ import torch
 
 from nnkit.callbacks import Callback, TrainState
 from nnkit.models import CharRNN, NotesRNN
+from nnkit.runtime import Runtime
 from nnkit.text import Vocab, generate, read_text, train
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
@@ -140,7 +141,7 @@ def nnkit_rate(
         batch_size=batch[0],
         seq_len=batch[1],
         lr=1e-3 if model.cell == "seed" else 1e-2,
-        amp=amp,
+        runtime=Runtime(amp=amp),
         callbacks=[timer],
     )
     return timer.rate

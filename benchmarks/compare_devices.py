@@ -23,13 +23,17 @@ from matplotlib.figure import Figure
 
 from nnkit.data import load_mnist, load_mnist_sample
 from nnkit.models import MnistCNN
+from nnkit.runtime import Runtime
 from nnkit.train import FAST_RECIPE, fit
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 SETTINGS: dict[str, dict[str, Any]] = {
     "notes settings (batch 32, Adam)": {},
     "FAST_RECIPE (batch 128, OneCycle, channels-last)": dict(FAST_RECIPE),
-    "FAST_RECIPE + bf16 autocast": {**FAST_RECIPE, "amp": True},
+    "FAST_RECIPE + bf16 autocast": {
+        **FAST_RECIPE,
+        "runtime": Runtime(amp=True, channels_last=True),
+    },
 }
 
 

@@ -11,8 +11,8 @@ reached (wall time includes those evaluations):
 (a) the notes' loop as written (torchvision MNIST, ToTensor, DataLoader batch 32 shuffled, Adam,
     the notes' Net), see ``benchmarks/notes_loop.py``;
 (b) ``nnkit.train.fit`` with the notes' own settings (MnistCNN(depth=2), batch 32, Adam 1e-3);
-(b') the same with ``channels_last=True`` (a memory layout, not a hyperparameter: the maths and
-     the notes' settings are unchanged);
+(b') the same with ``Runtime(channels_last=True)`` (a memory layout, not a hyperparameter: the
+     maths and the notes' settings are unchanged);
 (c) ``fit`` with ``nnkit.train.FAST_RECIPE`` (batch 128, OneCycle to 4e-3, channels-last), whose
     schedule is planned for 3 epochs (4, then 5, if 3 do not reach the target; all time counts).
 """
@@ -32,6 +32,7 @@ from nnkit.callbacks import Callback, TrainState
 from nnkit.data import load_mnist
 from nnkit.history import EpochRecord
 from nnkit.models import MnistCNN
+from nnkit.runtime import Runtime
 from nnkit.train import FAST_RECIPE, fit
 
 try:
@@ -126,7 +127,7 @@ def main() -> None:
         "notes": run_notes(args.data, args.target, args.max_epochs),
         "nnkit_notes_settings": run_nnkit(args.data, args.target, [args.max_epochs]),
         "nnkit_notes_settings_channels_last": run_nnkit(
-            args.data, args.target, [args.max_epochs], channels_last=True
+            args.data, args.target, [args.max_epochs], runtime=Runtime(channels_last=True)
         ),
         "nnkit_fast_recipe": run_nnkit(args.data, args.target, [3, 4, 5], **FAST_RECIPE),
     }

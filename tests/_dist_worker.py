@@ -17,6 +17,7 @@ from nnkit.callbacks import Callback, TrainState
 from nnkit.data import load_mnist_sample
 from nnkit.distributed import teardown
 from nnkit.models import MnistCNN
+from nnkit.runtime import Runtime
 from nnkit.train import fit
 
 
@@ -59,7 +60,7 @@ def main() -> None:
             seed=3,
             device="cpu",
             progress=False,
-            distributed=True,
+            runtime=Runtime(distributed=True),
         )
         torch.save(model.state_dict(), out / f"rank{rank}.pt")
         if rank == 0:
@@ -75,7 +76,7 @@ def main() -> None:
             seed=3,
             device="cpu",
             progress=False,
-            distributed=True,
+            runtime=Runtime(distributed=True),
             loss=recording_loss,
             callbacks=[NewEpoch()],
         )  # ids as labels
@@ -88,7 +89,7 @@ def main() -> None:
             batch_size=4,
             device="cpu",
             progress=False,
-            distributed=True,
+            runtime=Runtime(distributed=True),
             callbacks=[FailAt()],
         )
     else:

@@ -8,7 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from nnkit.callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint
+from nnkit.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    JSONLogger,
+    KeepBest,
+    ModelCheckpoint,
+)
 from nnkit.history import History
 from nnkit.train import fit
 
@@ -61,6 +68,7 @@ def test_early_stopping_needs_the_metric() -> None:
 def test_early_stopping_modes() -> None:
     assert EarlyStopping("test_accuracy")._monitor.mode == "max"
     assert EarlyStopping("train_loss")._monitor.mode == "min"
+    assert KeepBest("test_accuracy").best == float("-inf")
     with pytest.raises(ValueError, match="mode must be"):
         EarlyStopping(mode="up")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="patience"):
@@ -94,3 +102,38 @@ def test_loggers_write_each_epoch(tmp_path: Path) -> None:
     history = History.from_json(tmp_path / "log.json")
     assert len(history) == 2
     assert json.loads((tmp_path / "log.json").read_text())["records"][0]["epoch"] == 1
+
+
+def test_keep_best_puts_back_the_best_epoch_whatever_ends_the_run() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    noisy_test = (torch.randn(64, 2), torch.randint(0, 2, (64,)))  # nothing to learn
+    keep = KeepBest("test_loss")
+    history = fit(
+        model, data(), test=noisy_test, epochs=6, lr=0.1, device="cpu", progress=False,
+        callbacks=[keep],
+    )  # fmt: skip
+    best = history.best("test_loss")
+    assert best is not None and keep.best_epoch == best.epoch and keep.best == best.test_loss
+    assert history.stop_reason == "epochs"  # not stopped early: kept weights come back anyway
+    loss = torch.nn.functional.cross_entropy(model(noisy_test[0]), noisy_test[1]).item()
+    assert loss == pytest.approx(best.test_loss, rel=1e-5)
+
+
+def test_callback_state_round_trips() -> None:
+    model = nn.Linear(2, 2)
+    x, y = data()
+    stopper = EarlyStopping("test_loss", patience=5)
+    saver = ModelCheckpoint("unused-{epoch}.pt", save_best_only=True)
+    fit(model, (x, y), test=(x, y), epochs=3, device="cpu", progress=False, callbacks=[stopper])
+    state = stopper.state_dict()
+    assert set(state) == {"monitor", "best_epoch", "weights", "wait", "stopped_epoch"}
+    other = EarlyStopping("test_loss", patience=5)
+    other.load_state_dict(state)
+    assert (other.best, other.best_epoch, other.wait) == (stopper.best, stopper.best_epoch, 0)
+    assert other._best_state is not None and all(
+        torch.equal(other._best_state[k], v) for k, v in (stopper._best_state or {}).items()
+    )
+    saver.load_state_dict({"monitor": {"best": 0.5}, "saved": ["a.pt"]})
+    assert saver.state_dict() == {"monitor": {"best": 0.5}, "saved": ["a.pt"]}
+    assert Callback().state_dict() == {}

@@ -14,6 +14,7 @@ from nnkit.data import TensorLoader
 from nnkit.distributed import is_main_process, launched_by_torchrun, setup
 from nnkit.history import History
 from nnkit.models import MnistCNN
+from nnkit.runtime import Runtime
 from nnkit.train import fit
 
 from ._dist_worker import data
@@ -68,7 +69,7 @@ def test_shards_cover_every_sample_exactly_once(n: int, world: int) -> None:
 def test_distributed_true_outside_torchrun_says_how_to_launch() -> None:
     assert not launched_by_torchrun() and is_main_process()
     with pytest.raises(ValueError, match="torchrun --standalone --nproc_per_node=2"):
-        fit(MnistCNN(1), data(8), distributed=True, device="cpu", progress=False)
+        fit(MnistCNN(1), data(8), runtime=Runtime(distributed=True), device="cpu", progress=False)
     with pytest.raises(ValueError, match="distributed must be"):
         setup("yes", "cpu")  # type: ignore[arg-type]
     assert setup("auto", "cpu") is None
@@ -94,7 +95,7 @@ def test_two_ranks_agree_and_match_one_process_with_the_global_batch(tmp_path: P
         seed=3,
         device="cpu",
         progress=False,
-        distributed=False,
+        runtime=Runtime(distributed=False),
     )
     for key, value in single.state_dict().items():
         torch.testing.assert_close(rank0[key], value, rtol=1e-4, atol=1e-5)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import optim
 
-from nnkit.optimizers import OPTIMIZER_NAMES, build_optimizer, build_scheduler, default_lr
+from nnkit.optimizers import OPTIMIZER_NAMES, build_optimizer, default_lr
 
 
 def params() -> list[torch.nn.Parameter]:
@@ -32,21 +32,6 @@ def test_bad_optimizer_arguments() -> None:
         build_optimizer("lbfgs", params(), weight_decay=0.1)
     with pytest.raises(TypeError, match=r"name or a torch\.optim\.Optimizer"):
         build_optimizer(3, params())  # type: ignore[arg-type]
-
-
-def test_schedulers() -> None:
-    opt = build_optimizer("sgd", params(), lr=0.1)
-    sched, interval = build_scheduler("onecycle", opt, epochs=2, steps_per_epoch=5)
-    assert isinstance(sched, optim.lr_scheduler.OneCycleLR) and interval == "batch"
-    opt = build_optimizer("sgd", params(), lr=0.1)
-    sched, interval = build_scheduler("step", opt, epochs=9, steps_per_epoch=5)
-    assert (
-        isinstance(sched, optim.lr_scheduler.StepLR)
-        and sched.step_size == 3
-        and interval == "epoch"
-    )
-    with pytest.raises(ValueError, match="unknown scheduler 'warm'"):
-        build_scheduler("warm", opt, epochs=1, steps_per_epoch=1)
 
 
 def test_fused_only_on_cuda_and_only_where_it_exists() -> None:

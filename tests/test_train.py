@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import torch
@@ -11,9 +14,11 @@ from torch.utils.data import Dataset
 from nnkit.callbacks import Callback, TrainState
 from nnkit.checkpoint import load_checkpoint
 from nnkit.data import load_mnist, load_mnist_sample
-from nnkit.errors import CheckpointError, TrainingDivergedError
+from nnkit.errors import CheckpointError, InvalidArgumentError, NnkitError, TrainingDivergedError
 from nnkit.history import EpochRecord
+from nnkit.metrics import BitsPerChar
 from nnkit.models import MnistCNN
+from nnkit.runtime import Runtime
 from nnkit.train import FAST_RECIPE, evaluate, fit
 
 from .conftest import requires_cuda
@@ -384,7 +389,15 @@ def test_amp_runs_layers_in_bfloat16() -> None:
     model = mlp()
     seen: list[torch.dtype] = []
     model[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
-    history = fit(model, blobs(), amp=True, epochs=2, batch_size=16, device="cpu", progress=False)
+    history = fit(
+        model,
+        blobs(),
+        runtime=Runtime(amp=True),
+        epochs=2,
+        batch_size=16,
+        device="cpu",
+        progress=False,
+    )
     assert set(seen) == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert history.last is not None and math.isfinite(history.last.train_loss)
@@ -396,7 +409,15 @@ def test_channels_last_reaches_the_model(small: tuple[torch.Tensor, torch.Tensor
     model.conv1.register_forward_pre_hook(
         lambda m, i: formats.append(i[0].is_contiguous(memory_format=torch.channels_last))
     )
-    fit(model, small, channels_last=True, epochs=1, batch_size=200, device="cpu", progress=False)
+    fit(
+        model,
+        small,
+        runtime=Runtime(channels_last=True),
+        epochs=1,
+        batch_size=200,
+        device="cpu",
+        progress=False,
+    )
     assert formats and all(formats)
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
@@ -407,7 +428,14 @@ def test_compile_trains_the_original_model() -> None:
     model = mlp()
     before = _weights(model)
     history = fit(
-        model, blobs(), compile=True, lr=0.01, epochs=3, batch_size=32, device="cpu", progress=False
+        model,
+        blobs(),
+        runtime=Runtime(compile=True),
+        lr=0.01,
+        epochs=3,
+        batch_size=32,
+        device="cpu",
+        progress=False,
     )
     assert any(not torch.equal(a, b) for a, b in zip(before, _weights(model), strict=True))
     assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
@@ -464,22 +492,44 @@ def test_accepted_data_kinds() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
+    ("kwargs", "parameter", "match"),
     [
-        ({"epochs": 0}, ValueError, "epochs must be a positive integer, got 0"),
-        ({"resume": True}, ValueError, "resume=True needs checkpoint"),
-        ({"loss": "hing"}, ValueError, "unknown loss 'hing'"),
-        ({"optimizer": "adamm"}, ValueError, "unknown optimizer 'adamm'"),
-        ({"scheduler": "linear"}, ValueError, "unknown scheduler 'linear'"),
-        ({"grad_clip": -1.0}, ValueError, "grad_clip must be positive"),
-        ({"lr": -0.1}, ValueError, "lr must be positive"),
-        ({"device": "gpu"}, ValueError, "device must be"),
-        ({"log_every": 0}, ValueError, "log_every"),
+        ({"epochs": 0}, "epochs", "epochs must be a positive integer, got 0"),
+        ({"max_steps": 2.5}, "max_steps", "max_steps must be a positive integer, got 2.5"),
+        ({"max_seconds": -1}, "max_seconds", "max_seconds must be positive and finite"),
+        ({"resume": True}, "resume", "resume=True needs checkpoint"),
+        ({"loss": "hing"}, "loss", "unknown loss 'hing'"),
+        ({"optimizer": "adamm"}, "optimizer", "unknown optimizer 'adamm'"),
+        ({"optimizer_kwargs": {"betas2": 1}}, "optimizer_kwargs", "Adam does not accept"),
+        ({"scheduler": "linear"}, "scheduler", "unknown scheduler 'linear'"),
+        ({"grad_clip": -1.0}, "grad_clip", "grad_clip must be positive"),
+        ({"grad_clip": float("nan")}, "grad_clip", "grad_clip must be a number, got nan"),
+        ({"lr": -0.1}, "lr", "lr must be positive"),
+        ({"weight_decay": -1}, "weight_decay", "weight_decay must be a finite number >= 0"),
+        ({"batch_size": 0}, "batch_size", "batch_size must be a positive integer"),
+        ({"device": "gpu"}, "device", "device must be"),
+        ({"log_every": 0}, "log_every", "log_every"),
+        ({"shuffle": "yes"}, "shuffle", "shuffle must be True or False"),
+        ({"seed": -1}, "seed", "seed must be an integer >= 0"),
+        ({"runtime": {"amp": True}}, "runtime", "runtime must be an nnkit.runtime.Runtime"),
+        ({"callbacks": [print]}, "callbacks", "callbacks must be nnkit Callback objects"),
+        ({"metrics": {"loss": len}}, "metrics", "'loss' is taken"),
     ],
 )
-def test_bad_arguments(kwargs: dict[str, object], error: type[Exception], match: str) -> None:
-    with pytest.raises(error, match=match):
+def test_bad_arguments(kwargs: dict[str, object], parameter: str, match: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=match) as info:
         fit(mlp(), blobs(16), progress=False, **kwargs)  # type: ignore[arg-type]
+    # one error family: an nnkit error, a ValueError and a TypeError, naming the parameter
+    assert isinstance(info.value, NnkitError | ValueError) and isinstance(info.value, TypeError)
+    assert info.value.parameter == parameter
+
+
+def test_bad_arguments_are_caught_before_anything_changes() -> None:
+    model = mlp()
+    before = _weights(model)
+    with pytest.raises(InvalidArgumentError, match="max_steps"):
+        fit(model, blobs(), epochs=2, max_steps=0, device="cpu", progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(model), strict=True))
 
 
 def test_seed_makes_runs_reproducible() -> None:
@@ -531,12 +581,170 @@ def test_fit_on_cuda_with_the_fast_recipe_and_bf16_learns() -> None:
         load_mnist_sample(),
         test=load_mnist_sample(train=False),
         epochs=2,
-        amp=True,
         seed=0,
         device="cuda",
         progress=False,
-        **FAST_RECIPE,
+        **replace(FAST_RECIPE, runtime=Runtime(amp=True, channels_last=True)),
     )
     assert next(model.parameters()).device.type == "cuda"
     assert history.last is not None and history.last.test_accuracy is not None
     assert history.last.test_accuracy > 0.93
+
+
+class _Steps(Callback):
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int, int]] = []
+
+    def on_batch_end(self, state: TrainState) -> None:
+        self.seen.append((state.epoch, state.step, state.global_step))
+
+
+def test_max_steps_ends_mid_epoch_and_the_partial_epoch_is_recorded() -> None:
+    steps = _Steps()
+    history = fit(
+        mlp(), blobs(64), max_steps=6, batch_size=16, device="cpu", progress=False,
+        callbacks=[steps],
+    )  # fmt: skip
+    assert steps.seen == [(1, 1, 1), (1, 2, 2), (1, 3, 3), (1, 4, 4), (2, 1, 5), (2, 2, 6)]
+    assert history.stop_reason == "max_steps" and len(history) == 2
+    assert history.records[-1].samples_per_second > 0  # two batches of 16 trained
+    # whichever budget ends first: two epochs of four steps end before 100 steps
+    both = fit(mlp(), blobs(64), epochs=2, max_steps=100, batch_size=16, device="cpu",
+               progress=False)  # fmt: skip
+    assert both.stop_reason == "epochs" and len(both) == 2
+    assert fit(mlp(), blobs(16), device="cpu", progress=False).stop_reason == "epochs"  # 1 epoch
+
+
+def test_max_seconds_ends_the_run_and_counts_everything() -> None:
+    history = fit(mlp(), blobs(64), max_seconds=0.3, batch_size=8, device="cpu", progress=False)
+    assert history.stop_reason == "max_seconds" and len(history) > 1
+    assert not history.stopped_early and not history.interrupted
+
+
+def test_a_resumed_run_continues_the_step_budget(tmp_path: Path) -> None:
+    ck = tmp_path / "ck.pt"
+    first = fit(mlp(), blobs(64), max_steps=6, batch_size=16, seed=1, device="cpu",
+                progress=False, checkpoint=ck)  # fmt: skip
+    assert first.stop_reason == "max_steps"
+    steps = _Steps()
+    resumed = fit(mlp(), blobs(64), max_steps=10, batch_size=16, seed=1, device="cpu",
+                  progress=False, checkpoint=ck, resume=True, callbacks=[steps])  # fmt: skip
+    # the checkpoint holds epoch 2 (cut short at step 6): the resumed run starts epoch 3 at
+    # global step 7 and stops at step 10, the end of its budget
+    assert steps.seen == [(3, 1, 7), (3, 2, 8), (3, 3, 9), (3, 4, 10)]
+    assert resumed.stop_reason == "max_steps" and [r.epoch for r in resumed.records] == [1, 2, 3]
+    again = fit(mlp(), blobs(64), max_steps=10, batch_size=16, seed=1, device="cpu",
+                progress=False, checkpoint=ck, resume=True)  # fmt: skip
+    assert again.stop_reason == "max_steps" and len(again) == 3  # spent: nothing more to do
+
+
+def test_progress_bar_knows_the_step_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    fit(mlp(), blobs(64), max_steps=3, batch_size=16, device="cpu", progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 1:" in err and "0/3 [" in err  # 4 batches in the epoch, 3 steps in the budget
+
+
+class _OwnLoss(nn.Module):
+    """A classifier that computes its own loss: forward(x, y) -> object with .loss/.logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = mlp()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> Any:
+        logits = self.net(x)
+        return SimpleNamespace(loss=nn.functional.cross_entropy(logits, y), logits=logits)
+
+
+def test_a_model_that_computes_its_own_loss_trains_with_loss_none() -> None:
+    torch.manual_seed(0)
+    own = _OwnLoss()
+    torch.manual_seed(0)
+    plain = mlp()
+    kwargs: dict[str, Any] = {"epochs": 3, "batch_size": 16, "seed": 2, "device": "cpu",
+                              "progress": False}  # fmt: skip
+    a = fit(own, blobs(), test=blobs(32, 1), loss=None, **kwargs)
+    b = fit(plain, blobs(), test=blobs(32, 1), **kwargs)
+    # the same arithmetic as cross entropy on the same network: the same history
+    assert a.column("train_loss") == pytest.approx(b.column("train_loss"), rel=1e-6)
+    assert a.column("test_accuracy") == b.column("test_accuracy")
+    # a bare loss tensor works too (no logits: no accuracy)
+    scalar = fit(_ScalarLoss(), blobs(), loss=None, **kwargs)
+    assert scalar.last is not None and scalar.last.train_accuracy is None
+    assert scalar.records[-1].train_loss < scalar.records[0].train_loss
+    with pytest.raises(InvalidArgumentError, match=r"model\(inputs, targets\) must return"):
+        fit(_Logits(), blobs(), loss=None, device="cpu", progress=False)
+
+
+class _ScalarLoss(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(2, 3)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(self.net(x), y)
+
+
+class _Logits(_ScalarLoss):
+    """Takes the targets but forgets to compute the loss: returns (N, 3) logits."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class _Adaptive(nn.Module):
+    """An adaptive-softmax classifier over 40 classes (its loss needs the targets)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(8, 32), nn.ReLU())
+        self.head = nn.AdaptiveLogSoftmaxWithLoss(32, 40, cutoffs=[8, 20], div_value=2.0)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> Any:
+        return self.head(self.body(x), y)
+
+
+def test_an_adaptive_softmax_model_trains_through_fit() -> None:
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 40, (400,), generator=g)
+    x = torch.randn(400, 8, generator=g) + torch.randn(40, 8, generator=g)[y] * 3
+    torch.manual_seed(0)
+    model = _Adaptive()
+    history = fit(model, (x, y), test=(x, y), loss=None, epochs=8, lr=0.01, batch_size=32,
+                  metrics=[BitsPerChar()], device="cpu", progress=False)  # fmt: skip
+    first, last = history.records[0], history.records[-1]
+    assert last.test_loss is not None and first.test_loss is not None
+    assert last.test_loss < 0.5 * first.test_loss
+    assert last.extra["test_bpc"] == pytest.approx(last.test_loss / math.log(2), rel=1e-9)
+    # the recorded loss is the adaptive softmax's own negative log-likelihood
+    with torch.no_grad():
+        nll = -model.head.log_prob(model.body(x)).gather(1, y[:, None]).mean()
+    assert last.test_loss == pytest.approx(float(nll), rel=1e-5)
+
+
+def test_recipes_are_typed_mappings() -> None:
+    assert dict(FAST_RECIPE) == {
+        "batch_size": 128,
+        "optimizer": "adam",
+        "lr": 4e-3,
+        "scheduler": "onecycle",
+        "runtime": Runtime(channels_last=True),
+    }
+    slower = replace(FAST_RECIPE, lr=1e-3)
+    assert slower.lr == 1e-3 and slower["lr"] == 1e-3 and FAST_RECIPE.lr == 4e-3
+    history = fit(mlp(), blobs(1280), epochs=2, device="cpu", progress=False, **slower)
+    assert history.column("lr")[0] == pytest.approx(1e-3 / 25)  # OneCycle starts at max/25
+    with pytest.raises(KeyError):
+        FAST_RECIPE["epochs"]
+
+
+def test_runtime_is_checked_and_device_given_once() -> None:
+    with pytest.raises(InvalidArgumentError, match="Runtime amp must be True or False"):
+        Runtime(amp=1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="Runtime distributed must be one of"):
+        Runtime(distributed="always")  # type: ignore[arg-type]
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidArgumentError, match="contradicts runtime"):
+            fit(mlp(), blobs(), runtime=Runtime(device="cpu"), device="meta", progress=False)
+    history = fit(mlp(), blobs(), runtime=Runtime(device="cpu"), device="cpu", progress=False)
+    assert len(history) == 1

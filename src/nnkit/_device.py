@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .errors import InvalidArgumentError
+
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """``None`` means CUDA when available, else the CPU; strings are validated.
@@ -18,11 +20,12 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}"
+        raise InvalidArgumentError(
+            f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}",
+            parameter="device",
         ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"device {device!r} was asked for but CUDA is not available here; use 'cpu'"
         )
     return resolved

@@ -1,165 +1,78 @@
-"""The inside of the training loop (used by :mod:`nnkit.train`): steps, epochs, evaluation.
+"""The inside of the training loop (used by :func:`nnkit.train.fit`): one step, one epoch.
 
 Every function here works the same in a single process and on each rank of a torchrun run;
 with a :class:`~nnkit.distributed.DistContext` the sums are reduced over the ranks, and
-decisions that change control flow (a divergence, a callback stopping training) are agreed on
-by all ranks at the same step, so no rank is ever left waiting in a collective.
+decisions that change control flow (a divergence, a callback or a budget ending training) are
+agreed on by all ranks at the same step, so no rank is ever left waiting in a collective.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from . import losses
-from ._batches import BatchSource
+from ._budget import Budget
+from ._forward import Totals, forward_loss
+from ._scheduling import LRDriver
+from ._validate import fail
 from .callbacks import Callback, TrainState
+from .data.sources import BatchSource
 from .distributed import DistContext
 from .errors import TrainingDivergedError
+from .metrics import Metric, MetricTotals
+from .runtime import ActiveRuntime
+
+#: Why an epoch ended before its data did.
+EpochStop = Literal["max_steps", "max_seconds", "callback"]
+_STOP_CODES: tuple[EpochStop | None, ...] = (None, "callback", "max_seconds", "max_steps")
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """The result of :func:`evaluate`.
+class Clock:
+    """Seconds since the run began, counting those of the run a checkpoint continues."""
 
-    Attributes
-    ----------
-    loss : float
-        Mean loss per target over the whole data set (per sample for classification, per
-        character for sequences), not a mean of batch means.
-    accuracy : float or None
-        ``correct / total`` in ``[0, 1]``; None when outputs are not class scores.
-    correct : int
-        Number of correct predictions.
-    total : int
-        Number of predictions (samples; time steps count separately for sequences).
-    """
+    def __init__(self, offset: float = 0.0) -> None:
+        self.started = time.perf_counter() - offset
 
-    loss: float
-    accuracy: float | None
-    correct: int
-    total: int
-
-
-def _correct(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
-    """Number of argmax hits, or None when this is not classification."""
-    if targets.is_floating_point() or outputs.dim() < 2 or outputs.shape[:-1] != targets.shape:
-        return None
-    return (outputs.argmax(-1) == targets).sum()
-
-
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
-    if not amp:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
-def _prepare(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    x = x.to(device, non_blocking=True)
-    if channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
-
-
-class _Totals:
-    """Loss sum, hits and counts of a pass, reducible over ranks."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        self.correct = torch.zeros((), dtype=torch.float64, device=device)
-        self.samples = 0
-        self.predictions = 0
-        self.classification = True
-
-    def add(self, loss: torch.Tensor, out: torch.Tensor, y: torch.Tensor) -> None:
-        self.loss_sum += loss.detach().double() * y.numel()  # mean-reduced: weight by elements
-        self.samples += y.numel()
-        hits = _correct(out, y)
-        if hits is None:
-            self.classification = False
-        else:
-            self.correct += hits
-            self.predictions += y.numel()
-
-    def reduce(self, dist: DistContext | None) -> tuple[float, float, int, int, bool]:
-        """(loss sum, correct, samples, predictions, classification) over all ranks."""
-        values = torch.stack(
-            [
-                self.loss_sum,
-                self.correct,
-                torch.tensor(float(self.samples), dtype=torch.float64, device=self.loss_sum.device),
-                torch.tensor(
-                    float(self.predictions), dtype=torch.float64, device=self.loss_sum.device
-                ),
-                torch.tensor(
-                    0.0 if self.classification else 1.0,
-                    dtype=torch.float64,
-                    device=self.loss_sum.device,
-                ),
-            ]
-        )
-        if dist is not None:
-            dist.all_reduce(values)
-        loss_sum, correct, samples, predictions, regressions = values.tolist()
-        return loss_sum, correct, int(samples), int(predictions), regressions == 0
-
-
-@torch.no_grad()
-def evaluate_source(
-    model: nn.Module,
-    source: BatchSource,
-    loss_fn: losses.LossFn,
-    device: torch.device,
-    *,
-    amp: bool,
-    channels_last: bool,
-    dist: DistContext | None = None,
-) -> Evaluation:
-    """Evaluate on every batch of ``source`` (this rank's shard, reduced over ranks)."""
-    was_training = model.training
-    model.eval()
-    totals = _Totals(device)
-    try:
-        for x, y in source:
-            x, y = _prepare(x, device, channels_last), y.to(device, non_blocking=True)
-            with _autocast(device, amp):
-                out = model(x)  # every rank runs every batch, even an empty share of one
-                if y.numel():
-                    totals.add(loss_fn(out, y), out, y)
-    finally:
-        model.train(was_training)
-    loss_sum, correct, samples, predictions, classification = totals.reduce(dist)
-    if samples == 0:
-        raise ValueError("cannot evaluate on empty data")
-    n_correct = round(correct) if classification else 0
-    return Evaluation(
-        loss=loss_sum / samples,
-        accuracy=n_correct / predictions if classification and predictions else None,
-        correct=n_correct,
-        total=predictions if classification else samples,
-    )
+    def __call__(self) -> float:
+        return time.perf_counter() - self.started
 
 
 @dataclass(frozen=True)
 class LoopSettings:
     """What the epoch loop needs to know, fixed for a whole :func:`~nnkit.train.fit` call."""
 
-    device: torch.device
-    loss_fn: losses.LossFn
+    rt: ActiveRuntime
+    loss_fn: losses.LossFn | None
+    metrics: Sequence[Metric]
+    budget: Budget
     grad_clip: float | None
-    amp: bool
-    channels_last: bool
     progress: bool
     log_every: int | None
-    sync_every: int
     closure_based: bool
-    dist: DistContext | None = None
+
+    @property
+    def sync_every(self) -> int:
+        """Steps between host synchronisations (NaN checks, progress, rank agreement)."""
+        return 8 if self.rt.device.type == "cpu" else 32
+
+
+@dataclass
+class EpochResult:
+    """What one epoch of training measured (reduced over the ranks)."""
+
+    loss: float
+    accuracy: float | None
+    samples: int
+    lr: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    stop: EpochStop | None = None
 
 
 class _StepWindow:
@@ -199,25 +112,24 @@ def train_step(
     y: torch.Tensor,
     s: LoopSettings,
     weight: float = 1.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step; returns the (detached) loss and the outputs of the first forward.
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One optimisation step; returns the (detached) loss and outputs of the first forward.
 
     ``weight`` scales the loss that is differentiated (not the one returned): on a rank whose
     share of a global batch is smaller than the others', it makes the ranks' averaged
     gradients equal the gradient of the whole global batch.
     """
-    first: list[torch.Tensor] = []
+    first: list[tuple[torch.Tensor, torch.Tensor | None]] = []
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        with _autocast(s.device, s.amp):
-            out = model(x)
-            loss = s.loss_fn(out, y) if y.numel() else out.sum() * 0.0
-        (loss * weight if weight != 1.0 else loss).backward()
+        with s.rt.autocast():
+            loss, out = forward_loss(model, x, y, s.loss_fn)
+        (loss * weight if weight != 1.0 else loss).backward()  # type: ignore[no-untyped-call]
         if s.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
         if not first:
-            first.extend((loss.detach(), out.detach()))
+            first.append((loss.detach(), None if out is None else out.detach()))
         return loss
 
     if s.closure_based:
@@ -225,23 +137,48 @@ def train_step(
     else:
         closure()
         optimizer.step()
-    return first[0], first[1]
+    return first[0]
 
 
 def log_line(epoch: int, step: int, batch: int, source: BatchSource, loss: float) -> str:
     """The notes' progress line, ``Train Epoch: 1 [3200/60000 (5%)]\tLoss: 0.123456``."""
-    total = source.num_samples if source.num_samples is not None else 0
+    total = source.num_samples or 0
     n_batches = max(len(source), 1)
     percent = 100.0 * step / n_batches
     return f"Train Epoch: {epoch} [{step * batch}/{total} ({percent:.0f}%)]\tLoss: {loss:.6f}"
 
 
-def _agree_to_stop(state: TrainState, dist: DistContext | None) -> bool:
+def agree(stop: EpochStop | None, dist: DistContext | None) -> EpochStop | None:
+    """The stop that every rank takes: the most binding of the ranks' own (steps > time >
+    callback), so that all of them leave the loop at the same step."""
     if dist is None:
-        return state.stop_training
-    flag = torch.tensor([1 if state.stop_training else 0], device=dist.device)
-    state.stop_training = bool(dist.all_reduce(flag, "max").item())
-    return state.stop_training
+        return stop
+    code = torch.tensor([_STOP_CODES.index(stop)], device=dist.device)
+    return _STOP_CODES[int(dist.all_reduce(code, "max").item())]
+
+
+def _rank_weight(source: BatchSource, n_local: int, world_size: int) -> float:
+    """Loss weight of this rank's part of the current global batch (1 when all are equal)."""
+    n_global = source.global_count
+    if world_size == 1 or not n_global:
+        return 1.0
+    return n_local * world_size / n_global
+
+
+def _bar(state: TrainState, source: BatchSource, s: LoopSettings) -> tqdm:
+    total = len(source) or None
+    steps_left = s.budget.total_steps
+    if steps_left is not None:
+        remaining = steps_left - state.global_step
+        total = remaining if total is None else min(total, remaining)
+    desc = f"epoch {state.epoch}" + (f"/{state.epochs}" if state.epochs is not None else "")
+    return tqdm(
+        total=total,
+        desc=desc,
+        disable=not s.progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
 
 
 def run_epoch(
@@ -250,37 +187,41 @@ def run_epoch(
     source: BatchSource,
     s: LoopSettings,
     callbacks: Sequence[Callback],
-    scheduler_step: Callable[[], None] | None,
-) -> tuple[float, float | None, int]:
-    """Train one epoch; returns mean loss, accuracy (or None) and targets seen (all ranks)."""
-    window = _StepWindow(s.dist)
-    totals = _Totals(s.device)
-    world = 1 if s.dist is None else s.dist.world_size
+    driver: LRDriver,
+    clock: Clock,
+) -> EpochResult:
+    """Train one epoch, or until a budget or a callback ends it (on every rank alike)."""
+    rt = s.rt
+    window = _StepWindow(rt.dist)
+    totals = Totals(rt.device)
+    extra = MetricTotals(s.metrics, rt.device)
+    epochs_done = state.epoch - 1
+    lr = float(state.optimizer.param_groups[0]["lr"])
+    stop: EpochStop | None = None
     forward_model.train()
-    bar = tqdm(
-        total=len(source) or None,
-        desc=f"epoch {state.epoch}/{state.epochs}",
-        disable=not s.progress,
-        leave=False,
-        dynamic_ncols=True,
-    )
-    with bar:
-        for index, (x_cpu, y_cpu) in enumerate(source):
+    with _bar(state, source, s) as bar:
+        for index, (x_in, y_in) in enumerate(source):
             state.step = index + 1
             for cb in callbacks:
                 cb.on_batch_begin(state)
-            x = _prepare(x_cpu, s.device, s.channels_last)
-            y = y_cpu.to(s.device, non_blocking=True)
-            weight = source.rank_weight(int(y.shape[0]), world)
+            driver.before_step(s.budget.progress(state.global_step, clock(), epochs_done))
+            if index == 0:
+                lr = float(state.optimizer.param_groups[0]["lr"])
+            x, y = rt.inputs(x_in), rt.targets(y_in)
+            weight = _rank_weight(source, int(y.shape[0]), rt.world_size)
             loss, out = train_step(forward_model, state.optimizer, x, y, s, weight)
-            if scheduler_step is not None:
-                scheduler_step()
+            driver.after_step()
+            state.global_step += 1
             if y.numel():
                 window.add(state.step, loss)
                 totals.add(loss, out, y)
+                extra.add(out, y, loss)
             state.batch_loss = loss
+            state.elapsed = clock()
+            state.progress = s.budget.progress(state.global_step, state.elapsed, epochs_done)
             logging = s.log_every is not None and index % s.log_every == 0
-            if state.step % s.sync_every == 0 or logging:
+            synced = state.step % s.sync_every == 0
+            if synced or logging:
                 last = window.check(state.epoch)
                 if last is not None:
                     bar.set_postfix(loss=f"{last:.4f}", refresh=False)
@@ -290,14 +231,20 @@ def run_epoch(
             bar.update(1)
             for cb in callbacks:
                 cb.on_batch_end(state)
-            # a callback may end training mid-epoch; ranks agree on it every sync_every steps
-            synced = s.dist is None or state.step % s.sync_every == 0
-            if synced and _agree_to_stop(state, s.dist):
-                break
+            stop = s.budget.exhausted(state.global_step, state.elapsed) or (
+                "callback" if state.stop_training else None
+            )
+            # ranks agree every sync_every steps; a single process stops at once
+            if rt.dist is None or synced:
+                stop = agree(stop, rt.dist)
+                if stop is not None:
+                    break
         window.check(state.epoch)
-        _agree_to_stop(state, s.dist)  # so that every rank leaves the epoch loop alike
-    loss_sum, correct, samples, predictions, classification = totals.reduce(s.dist)
+        if rt.dist is not None:
+            stop = agree(stop, rt.dist)  # so that every rank leaves the epoch alike
+    mean, accuracy, _, samples = totals.summary(rt.dist)
     if samples == 0:
-        raise ValueError(f"the training data yielded no batches in epoch {state.epoch}")
-    accuracy = correct / predictions if classification and predictions else None
-    return loss_sum / samples, accuracy, samples
+        raise fail("data", f"the training data yielded no batches in epoch {state.epoch}")
+    if stop == "callback":
+        state.stop_training = True
+    return EpochResult(mean, accuracy, samples, lr, extra.reduce(rt.dist), stop)

@@ -1,18 +1,49 @@
-"""Saving and restoring the complete training state for exact resumption."""
+"""Saving and restoring the complete training state, for exact resumption.
+
+One atomic checkpoint holds everything that decides what a run does next: the model, the
+optimizer, the learning-rate scheduler, torch's random generators, every batch source, every
+callback that keeps state, the history, and where the budgets stand (epoch, optimizer steps,
+seconds). A run killed at any moment and resumed from it ends as the uninterrupted run does.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ._batches import BatchSource
+from ._scheduling import LRDriver
+from .callbacks import Callback
 from .checkpoint import load_checkpoint, save_checkpoint
+from .data.sources import BatchSource
 from .errors import CheckpointError
 from .history import History
 
-Scheduler = torch.optim.lr_scheduler.LRScheduler
+#: Bumped whenever what a training checkpoint holds changes.
+TRAINING_STATE_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a checkpointed run stood: its last finished epoch and its budgets' use."""
+
+    epoch: int
+    global_step: int
+    elapsed: float
+
+
+def callback_keys(callbacks: Sequence[Callback]) -> list[str]:
+    """A stable key per callback: its class name, numbered when a class appears twice."""
+    seen: dict[str, int] = {}
+    keys = []
+    for cb in callbacks:
+        name = type(cb).__qualname__
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return keys
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
@@ -22,33 +53,41 @@ def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
     return state
 
 
-def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
-    torch.set_rng_state(state["cpu"])
+def _set_rng_state(state: Mapping[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"].cpu())
     if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
 
 
 def save_training_state(
     path: str | os.PathLike[str],
+    *,
     model: nn.Module,
-    opt: torch.optim.Optimizer,
-    sched: Scheduler | None,
-    source: BatchSource,
+    optimizer: torch.optim.Optimizer,
+    driver: LRDriver,
+    sources: Mapping[str, BatchSource],
+    callbacks: Sequence[Callback],
     history: History,
-    epoch: int,
+    point: ResumePoint,
     device: torch.device,
 ) -> None:
-    """Model, optimizer, scheduler, RNG states, loader seed, epoch and history, atomically."""
-    seed = getattr(source.batches, "seed", None)
+    """Write the whole training state to ``path``, atomically."""
     save_checkpoint(
         path,
         {
-            "epoch": epoch,
+            "training_state": TRAINING_STATE_VERSION,
+            "epoch": point.epoch,
+            "global_step": point.global_step,
+            "elapsed": point.elapsed,
             "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": None if sched is None else sched.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": driver.state_dict(),
             "rng": _rng_state(device),
-            "loader_seed": seed if isinstance(seed, int) else -1,
+            "sources": {name: source.state_dict() for name, source in sources.items()},
+            "callbacks": {
+                key: cb.state_dict()
+                for key, cb in zip(callback_keys(callbacks), callbacks, strict=True)
+            },
             "history": history.to_dict(),
         },
     )
@@ -56,26 +95,41 @@ def save_training_state(
 
 def restore_training_state(
     path: str | os.PathLike[str],
+    *,
     model: nn.Module,
-    opt: torch.optim.Optimizer,
-    sched: Scheduler | None,
-    source: BatchSource,
+    optimizer: torch.optim.Optimizer,
+    driver: LRDriver,
+    sources: Mapping[str, BatchSource],
+    callbacks: Sequence[Callback],
     history: History,
     device: torch.device,
-) -> int:
-    """Load what :func:`save_training_state` wrote; returns the last finished epoch."""
+) -> ResumePoint:
+    """Load what :func:`save_training_state` wrote into the live objects of a new run.
+
+    A callback that the checkpoint does not know (added for the resumed run) starts afresh.
+    """
     state = load_checkpoint(path, map_location=device)
+    if state.get("training_state") != TRAINING_STATE_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} was not written by this version of nnkit's fit (it lacks the "
+            "state of the data, the schedule and the callbacks), so it cannot be resumed "
+            "exactly; train without resume=True, or delete the file"
+        )
     try:
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None and state.get("scheduler") is not None:
-            sched.load_state_dict(state["scheduler"])
-        _set_rng_state({k: v.cpu() for k, v in state["rng"].items()}, device)
-    except (KeyError, RuntimeError, ValueError) as exc:
+        optimizer.load_state_dict(state["optimizer"])
+        driver.load_state_dict(state["scheduler"])
+        for name, source in sources.items():
+            source.load_state_dict(state["sources"][name])
+        saved = state["callbacks"]
+        for key, cb in zip(callback_keys(callbacks), callbacks, strict=True):
+            if key in saved:
+                cb.load_state_dict(saved[key])
+        _set_rng_state(state["rng"], device)
+        records = History.from_dict(state["history"]).records
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(
-            f"checkpoint {path} does not match this model/optimizer: {exc}"
+            f"checkpoint {path} does not match this model/optimizer/data: {exc}"
         ) from exc
-    if state.get("loader_seed", -1) >= 0 and hasattr(source.batches, "seed"):
-        source.batches.seed = int(state["loader_seed"])
-    history.records.extend(History.from_dict(state["history"]).records)
-    return int(state["epoch"])
+    history.records.extend(records)
+    return ResumePoint(int(state["epoch"]), int(state["global_step"]), float(state["elapsed"]))

@@ -17,6 +17,8 @@ from typing import Literal, TypeAlias, cast, get_args
 import numpy as np
 import torch
 
+from .errors import InvalidArgumentError
+
 __all__ = [
     "BackpropActivation",
     "BackpropLoss",
@@ -85,34 +87,43 @@ def _check(
     loss: str,
 ) -> None:
     if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got {activation!r}")
+        raise InvalidArgumentError(
+            f"activation must be one of {', '.join(_ACTIVATIONS)}, got {activation!r}",
+            parameter="activation",
+        )
     if output not in _OUTPUTS:
-        raise ValueError(f"output must be one of {', '.join(_OUTPUTS)}, got {output!r}")
+        raise InvalidArgumentError(
+            f"output must be one of {', '.join(_OUTPUTS)}, got {output!r}", parameter="output"
+        )
     if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(_LOSSES)}, got {loss!r}")
+        raise InvalidArgumentError(
+            f"loss must be one of {', '.join(_LOSSES)}, got {loss!r}", parameter="loss"
+        )
     if loss == "cross_entropy" and output != "softmax":
-        raise ValueError(f"loss='cross_entropy' needs output='softmax', got output={output!r}")
+        raise InvalidArgumentError(
+            f"loss='cross_entropy' needs output='softmax', got output={output!r}"
+        )
     for name, t in (("X", X), ("Y", Y), ("W1", W1), ("W2", W2)):
         if t.dim() != 2:
-            raise ValueError(f"{name} must be a matrix (2-d), got shape {tuple(t.shape)}")
+            raise InvalidArgumentError(f"{name} must be a matrix (2-d), got shape {tuple(t.shape)}")
     if X.shape[1] != W1.shape[0]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"X has {X.shape[1]} columns but W1 has {W1.shape[0]} rows; X (N, D) @ W1 (D, H) "
             f"needs them equal: X {tuple(X.shape)}, W1 {tuple(W1.shape)}"
         )
     if W1.shape[1] != W2.shape[0]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"W1 has {W1.shape[1]} columns but W2 has {W2.shape[0]} rows: "
             f"W1 {tuple(W1.shape)}, W2 {tuple(W2.shape)}"
         )
     if Y.shape != (X.shape[0], W2.shape[1]):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Y must be (N, K) = {(X.shape[0], W2.shape[1])} to match X {tuple(X.shape)} and "
             f"W2 {tuple(W2.shape)}, got {tuple(Y.shape)}"
         )
     for name, b, size in (("b1", b1, W1.shape[1]), ("b2", b2, W2.shape[1])):
         if b is not None and b.shape != (size,):
-            raise ValueError(f"{name} must have shape ({size},), got {tuple(b.shape)}")
+            raise InvalidArgumentError(f"{name} must have shape ({size},), got {tuple(b.shape)}")
 
 
 def _activate(U: torch.Tensor, kind: str) -> torch.Tensor:
@@ -433,11 +444,15 @@ def train_manual(
     [0, 1, 1, 0]
     """
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+        raise InvalidArgumentError(
+            f"hidden must be a positive integer, got {hidden!r}", parameter="hidden"
+        )
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+        raise InvalidArgumentError(
+            f"steps must be a non-negative integer, got {steps!r}", parameter="steps"
+        )
     if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+        raise InvalidArgumentError(f"lr must be positive, got {lr!r}", parameter="lr")
     generator = torch.Generator().manual_seed(seed)
     D, K = X.shape[1], Y.shape[1]
 

@@ -13,12 +13,13 @@ import gc
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
 import torch
 import torch.distributed as dist
 
 from ._device import resolve_device
+from .errors import InvalidArgumentError
 
 __all__ = [
     "DistContext",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 DistributedArg = bool | Literal["auto"]
+T = TypeVar("T")
 _TORCHRUN_HINT = (
     "torchrun --standalone --nproc_per_node=2 your_script.py "
     "(or: torchrun --standalone --nproc_per_node=2 -m nnkit mnist ...)"
@@ -96,6 +98,15 @@ class DistContext:
         dist.broadcast(t, src=0)
         return int(t.item())
 
+    def broadcast_object(self, value: T) -> T:
+        """Rank 0's ``value`` (plain data and tensors), on every rank.
+
+        Sent between the processes of one job (pickled by PyTorch); never read from a file.
+        """
+        box: list[Any] = [value]
+        dist.broadcast_object_list(box, src=0, device=self.device)
+        return cast(T, box[0])
+
 
 def teardown(*, wait_for_peers: bool = False) -> None:
     """Leave the process group, if this process is in one.
@@ -138,12 +149,15 @@ def setup(distributed: DistributedArg, device: str | torch.device | None) -> Dis
     True
     """
     if distributed not in (True, False, "auto"):
-        raise ValueError(f"distributed must be True, False or 'auto', got {distributed!r}")
+        raise InvalidArgumentError(
+            f"distributed must be True, False or 'auto', got {distributed!r}",
+            parameter="distributed",
+        )
     if distributed is False:
         return None
     if not launched_by_torchrun():
         if distributed is True:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "distributed=True needs a process launched by torchrun with WORLD_SIZE > 1; "
                 f"start it as: {_TORCHRUN_HINT}"
             )

@@ -3,6 +3,8 @@
 Every nnkit error derives from :class:`NnkitError`, so ``except nnkit.errors.NnkitError`` catches
 all of them. Where an error is also a classic Python error (a bad file is a ``ValueError``, a
 missing file a ``FileNotFoundError``), it derives from that too, so existing handlers keep working.
+A bad argument raises :class:`InvalidArgumentError`, which is both a ``ValueError`` and a
+``TypeError`` (as scikit-learn's ``InvalidParameterError``), and names the parameter.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ __all__ = [
     "DataFormatError",
     "DataNotFoundError",
     "DownloadError",
+    "InvalidArgumentError",
     "NnkitError",
     "TrainingDivergedError",
 ]
@@ -20,6 +23,37 @@ __all__ = [
 
 class NnkitError(Exception):
     """Base class of every exception raised by nnkit."""
+
+
+class InvalidArgumentError(NnkitError, ValueError, TypeError):
+    """An argument has the wrong type or value.
+
+    Both a ``ValueError`` and a ``TypeError``, so handlers written for either catch it. The
+    message says what was expected and what was given.
+
+    Attributes
+    ----------
+    parameter : str or None
+        The name of the offending parameter (``"lr"``, ``"batch_size"``...), when there is one;
+        the command line uses it to name the flag.
+
+    Examples
+    --------
+    >>> err = InvalidArgumentError("lr must be positive, got -1", parameter="lr")
+    >>> isinstance(err, ValueError) and isinstance(err, TypeError), err.parameter
+    (True, 'lr')
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_argument_error, (str(self), self.parameter))
+
+
+def _rebuild_argument_error(message: str, parameter: str | None) -> InvalidArgumentError:
+    return InvalidArgumentError(message, parameter=parameter)
 
 
 class DataFormatError(NnkitError, ValueError):

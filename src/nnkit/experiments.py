@@ -13,6 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .data import load_mnist_sample
+from .errors import InvalidArgumentError
 from .history import History
 from .models import MLP, MnistCNN
 from .summary import collapse_linear
@@ -71,7 +72,9 @@ def compare_depths(
     ([1, 2], 1)
     """
     if not depths:
-        raise ValueError("depths must name at least one depth, e.g. (1, 2, 3)")
+        raise InvalidArgumentError(
+            "depths must name at least one depth, e.g. (1, 2, 3)", parameter="depths"
+        )
     for depth in depths:
         MnistCNN(depth)  # validates before any training starts
     train = load_mnist_sample(train=True) if train is None else train
@@ -261,7 +264,7 @@ def xor_demo(
     (True, 1.0)
     """
     if depth < 1:
-        raise ValueError(f"depth must be at least 1, got {depth}")
+        raise InvalidArgumentError(f"depth must be at least 1, got {depth}", parameter="depth")
     sizes = [2, *([hidden] * (depth - 1)), 2]
     models: dict[str, MLP] = {}
     for name, activation in (("linear", None), ("relu", "relu")):

@@ -8,13 +8,23 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias, cast, get_args
 
 from matplotlib.figure import Figure
 
 from ._atomic import atomic_write_text
+from ._validate import one_of
+from .errors import DataFormatError
 
-__all__ = ["EpochRecord", "History"]
+__all__ = ["STOP_REASONS", "EpochRecord", "History", "StopReason"]
+
+#: Why a training run ended: its epochs were done; its ``max_steps`` or ``max_seconds`` ran out;
+#: a callback set ``stop_training`` (early stopping); a schedule finished
+#: (:class:`~nnkit.schedules.ReduceOnPlateau` at its smallest scale); or Ctrl-C.
+StopReason: TypeAlias = Literal[
+    "epochs", "max_steps", "max_seconds", "callback", "schedule", "interrupted"
+]
+STOP_REASONS: tuple[str, ...] = get_args(StopReason)
 
 
 @dataclass(frozen=True)
@@ -66,10 +76,9 @@ class History:
     ----------
     records : list of EpochRecord
         In epoch order.
-    interrupted : bool
-        True when training was stopped by Ctrl-C.
-    stopped_early : bool
-        True when a callback (for example early stopping) ended training.
+    stop_reason : StopReason or None
+        What ended the run (:data:`StopReason`); None for a history that was not made by
+        training.
 
     Examples
     --------
@@ -81,11 +90,20 @@ class History:
     """
 
     records: list[EpochRecord] = field(default_factory=list)
-    interrupted: bool = False
-    stopped_early: bool = False
+    stop_reason: StopReason | None = None
 
     def __len__(self) -> int:
         return len(self.records)
+
+    @property
+    def interrupted(self) -> bool:
+        """True when training was stopped by Ctrl-C."""
+        return self.stop_reason == "interrupted"
+
+    @property
+    def stopped_early(self) -> bool:
+        """True when a callback (early stopping) or a finished schedule ended training."""
+        return self.stop_reason in ("callback", "schedule")
 
     @property
     def last(self) -> EpochRecord | None:
@@ -100,10 +118,9 @@ class History:
         """One metric across epochs (``"train_loss"``, ``"test_accuracy"``, an ``extra`` key...)."""
         return [r.get(name) for r in self.records]
 
-    def best(self, name: str, *, mode: str = "min") -> EpochRecord | None:
+    def best(self, name: str, *, mode: Literal["min", "max"] = "min") -> EpochRecord | None:
         """The record with the lowest (``mode="min"``) or highest (``"max"``) value of ``name``."""
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        one_of(mode, "mode", ("min", "max"))
         scored = [(v, r) for r in self.records if (v := r.get(name)) is not None]
         if not scored:
             return None
@@ -111,9 +128,11 @@ class History:
         return pick(scored, key=lambda item: item[0])[1]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data: ``{"records": [...], "interrupted": ..., "stopped_early": ...}``."""
+        """Plain data: ``{"records": [...], "stop_reason": ..., "interrupted": ...,
+        "stopped_early": ...}`` (the last two for readers that predate ``stop_reason``)."""
         return {
             "records": [_clean(dataclasses.asdict(r)) for r in self.records],
+            "stop_reason": self.stop_reason,
             "interrupted": self.interrupted,
             "stopped_early": self.stopped_early,
         }
@@ -124,12 +143,16 @@ class History:
         try:
             records = [EpochRecord(**r) for r in data["records"]]
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"not a History dictionary: {exc}") from exc
-        return cls(
-            records,
-            interrupted=bool(data.get("interrupted", False)),
-            stopped_early=bool(data.get("stopped_early", False)),
-        )
+            raise DataFormatError(f"not a History dictionary: {exc}") from exc
+        reason = data.get("stop_reason")
+        if reason is None:  # written before stop_reason existed
+            if data.get("interrupted"):
+                reason = "interrupted"
+            elif data.get("stopped_early"):
+                reason = "callback"
+        if reason is not None and reason not in STOP_REASONS:
+            raise DataFormatError(f"not a History dictionary: unknown stop_reason {reason!r}")
+        return cls(records, stop_reason=cast(StopReason | None, reason))
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The history as JSON text; also written atomically to ``path`` when given."""

@@ -17,11 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import InvalidArgumentError
+
 __all__ = [
     "LOSS_NAMES",
     "BinaryCrossEntropy",
     "CrossEntropy",
     "Hinge",
+    "LossArg",
     "LossFn",
     "LossName",
     "MeanSquaredError",
@@ -49,6 +52,8 @@ LossName: TypeAlias = Literal[
 ]
 LOSS_NAMES: tuple[str, ...] = get_args(LossName)
 LossFn: TypeAlias = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: What ``fit(loss=...)`` accepts besides None: a name, a function or a loss module.
+LossArg: TypeAlias = LossName | LossFn | nn.Module
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -60,9 +65,11 @@ def _flatten_classes(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, ..., C)`` scores with ``(N, ...)`` class targets -> ``(M, C)`` and ``(M,)``."""
     if logits.dim() < 2:
-        raise ValueError(f"class scores must have shape (N, C) or (N, T, C), got {_shape(logits)}")
+        raise InvalidArgumentError(
+            f"class scores must have shape (N, C) or (N, T, C), got {_shape(logits)}"
+        )
     if targets.is_floating_point() or targets.shape != logits.shape[:-1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"class targets must be integer class indices of shape {tuple(logits.shape[:-1])} "
             f"for scores of shape {_shape(logits)}, got {targets.dtype} {_shape(targets)}"
         )
@@ -126,13 +133,13 @@ def binary_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.T
     0.6931
     """
     if targets.shape != logits.shape:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"binary_cross_entropy needs targets of the scores' shape {_shape(logits)}, "
             f"got {_shape(targets)}"
         )
     targets = targets.to(logits.dtype)
     if bool(((targets < 0) | (targets > 1)).any()):
-        raise ValueError("binary_cross_entropy targets must lie in [0, 1] (0/1 labels)")
+        raise InvalidArgumentError("binary_cross_entropy targets must lie in [0, 1] (0/1 labels)")
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
@@ -145,7 +152,7 @@ def mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     2.5
     """
     if outputs.shape != targets.shape:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"mse needs outputs and targets of the same shape, got {_shape(outputs)} and "
             f"{_shape(targets)}"
         )
@@ -178,26 +185,28 @@ def margins(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     binary = scores.dim() == 1 or (scores.dim() == 2 and scores.shape[1] == 1)
     if binary:
         if targets.shape != scores.shape:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"binary hinge targets must have the scores' shape {_shape(scores)}, "
                 f"got {_shape(targets)}"
             )
         values = set(torch.unique(targets).tolist())
         if not values <= {-1, 1}:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"hinge targets must be -1 or +1, got values {sorted(values)}; "
                 "for 0/1 labels use 2 * y - 1"
             )
         return targets.to(scores.dtype) * scores
     if scores.dim() != 2:
-        raise ValueError(f"hinge scores must be (N,), (N, 1) or (N, C), got {_shape(scores)}")
+        raise InvalidArgumentError(
+            f"hinge scores must be (N,), (N, 1) or (N, C), got {_shape(scores)}"
+        )
     if targets.is_floating_point() or targets.shape != scores.shape[:1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"multi-class hinge targets must be integer classes of shape ({scores.shape[0]},), "
             f"got {targets.dtype} {_shape(targets)}"
         )
     if bool(((targets < 0) | (targets >= scores.shape[1])).any()):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"class targets must lie in [0, {scores.shape[1]}), got {targets.tolist()}"
         )
     true = scores.gather(1, targets.unsqueeze(1)).squeeze(1)
@@ -263,7 +272,7 @@ def robust_hinge(scores: torch.Tensor, targets: torch.Tensor, *, s: float = -1.0
     1.125
     """
     if not s < 1:
-        raise ValueError(f"robust_hinge needs s < 1, got {s}")
+        raise InvalidArgumentError(f"robust_hinge needs s < 1, got {s}")
     return torch.clamp(1 - margins(scores, targets), min=0, max=1 - s).mean()
 
 
@@ -316,7 +325,7 @@ class RobustHinge(nn.Module):
     def __init__(self, s: float = -1.0) -> None:
         super().__init__()
         if not s < 1:
-            raise ValueError(f"robust_hinge needs s < 1, got {s}")
+            raise InvalidArgumentError(f"robust_hinge needs s < 1, got {s}")
         self.s = s
 
     def forward(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -334,7 +343,7 @@ _REGISTRY: dict[str, LossFn] = {
 }
 
 
-def get(loss: str | LossFn | nn.Module) -> LossFn:
+def get(loss: LossArg) -> LossFn:
     """The loss function for a name, or ``loss`` itself when it is already callable.
 
     Examples
@@ -344,15 +353,18 @@ def get(loss: str | LossFn | nn.Module) -> LossFn:
     >>> get("hing")
     Traceback (most recent call last):
     ...
-    ValueError: unknown loss 'hing'; expected one of cross_entropy, nll, ..., or a callable
+    nnkit.errors.InvalidArgumentError: unknown loss 'hing'; expected one of ..., or a callable
     """
     if isinstance(loss, str):
         try:
             return _REGISTRY[loss]
         except KeyError:
-            raise ValueError(
-                f"unknown loss {loss!r}; expected one of {', '.join(_REGISTRY)}, or a callable"
+            raise InvalidArgumentError(
+                f"unknown loss {loss!r}; expected one of {', '.join(_REGISTRY)}, or a callable",
+                parameter="loss",
             ) from None
     if callable(loss):
         return loss
-    raise TypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
+    raise InvalidArgumentError(
+        f"loss must be a name or a callable, got {type(loss).__name__}", parameter="loss"
+    )

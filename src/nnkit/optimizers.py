@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedulers by name."""
+"""Optimizers by name (learning-rate schedules are in :mod:`nnkit.schedules`)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from typing import Any, Literal, TypeAlias, get_args
 import torch
 from torch import optim
 
+from ._validate import fail, non_negative_float, positive_float
+
 __all__ = [
     "OPTIMIZER_NAMES",
-    "SCHEDULER_NAMES",
     "OptimizerName",
-    "SchedulerName",
     "build_optimizer",
-    "build_scheduler",
     "default_lr",
     "optimizer_class",
 ]
@@ -24,8 +23,6 @@ OptimizerName: TypeAlias = Literal[
     "sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta", "lbfgs"
 ]
 OPTIMIZER_NAMES: tuple[str, ...] = get_args(OptimizerName)
-SchedulerName: TypeAlias = Literal["onecycle", "cosine", "step"]
-SCHEDULER_NAMES: tuple[str, ...] = get_args(SchedulerName)
 
 _CLASSES: dict[str, type[optim.Optimizer]] = {
     "sgd": optim.SGD,
@@ -47,7 +44,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def optimizer_class(name: str) -> type[optim.Optimizer]:
+def optimizer_class(name: OptimizerName) -> type[optim.Optimizer]:
     """The ``torch.optim`` class behind a name.
 
     Examples
@@ -57,13 +54,14 @@ def optimizer_class(name: str) -> type[optim.Optimizer]:
     """
     try:
         return _CLASSES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZER_NAMES)}"
+    except (KeyError, TypeError):
+        raise fail(
+            "optimizer",
+            f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZER_NAMES)}",
         ) from None
 
 
-def default_lr(name_or_class: str | type[optim.Optimizer]) -> float:
+def default_lr(name_or_class: OptimizerName | type[optim.Optimizer]) -> float:
     """PyTorch's default learning rate for an optimizer (Adam: 0.001).
 
     Examples
@@ -77,7 +75,7 @@ def default_lr(name_or_class: str | type[optim.Optimizer]) -> float:
 
 
 def build_optimizer(
-    optimizer: str | optim.Optimizer,
+    optimizer: OptimizerName | optim.Optimizer,
     params: Iterable[torch.Tensor],
     *,
     lr: float | None = None,
@@ -113,67 +111,30 @@ def build_optimizer(
     """
     if isinstance(optimizer, optim.Optimizer):
         if lr is not None or weight_decay or kwargs:
-            raise ValueError(
+            raise fail(
+                "optimizer",
                 "lr, weight_decay and optimizer kwargs apply to optimizers given by name; "
-                "set them on the optimizer object you passed instead"
+                "set them on the optimizer object you passed instead",
             )
         return optimizer
     if not isinstance(optimizer, str):
-        raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}")
+        raise fail(
+            "optimizer", f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}"
+        )
     cls = optimizer_class(optimizer)
     settings: dict[str, Any] = {**_PRESETS.get(optimizer, {}), **kwargs}
     if device is not None and device.type == "cuda" and optimizer in _FUSED_ON_CUDA:
         settings.setdefault("fused", True)
-    settings["lr"] = default_lr(cls) if lr is None else float(lr)
-    if settings["lr"] <= 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    settings["lr"] = default_lr(cls) if lr is None else positive_float(lr, "lr")
     if weight_decay:
         if optimizer == "lbfgs":
-            raise ValueError("lbfgs has no weight_decay; add a penalty to the loss instead")
-        settings["weight_decay"] = float(weight_decay)
-    return cls(params, **settings)
-
-
-def build_scheduler(
-    scheduler: str | optim.lr_scheduler.LRScheduler,
-    optimizer: optim.Optimizer,
-    *,
-    epochs: int,
-    steps_per_epoch: int,
-    **kwargs: Any,
-) -> tuple[optim.lr_scheduler.LRScheduler, Literal["batch", "epoch"]]:
-    """Make a learning-rate scheduler and say whether it steps per batch or per epoch.
-
-    ``"onecycle"``: :class:`~torch.optim.lr_scheduler.OneCycleLR` peaking at the optimizer's lr,
-    stepped every batch. ``"cosine"``: cosine annealing to 0 over ``epochs``, per epoch.
-    ``"step"``: multiply the lr by ``gamma=0.1`` every ``step_size=max(1, epochs // 3)`` epochs.
-    A scheduler object is stepped per batch if it is OneCycleLR or CyclicLR, else per epoch.
-
-    Examples
-    --------
-    >>> opt = build_optimizer("sgd", [torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    >>> build_scheduler("cosine", opt, epochs=3, steps_per_epoch=10)[1]
-    'epoch'
-    """
-    if isinstance(scheduler, optim.lr_scheduler.LRScheduler):
-        per_batch = isinstance(
-            scheduler, optim.lr_scheduler.OneCycleLR | optim.lr_scheduler.CyclicLR
-        )
-        return scheduler, "batch" if per_batch else "epoch"
-    peak = float(optimizer.param_groups[0]["lr"])
-    if scheduler == "onecycle":
-        return (
-            optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=peak, epochs=epochs, steps_per_epoch=steps_per_epoch, **kwargs
-            ),
-            "batch",
-        )
-    if scheduler == "cosine":
-        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, **kwargs), "epoch"
-    if scheduler == "step":
-        settings = {"step_size": max(1, epochs // 3), "gamma": 0.1, **kwargs}
-        return optim.lr_scheduler.StepLR(optimizer, **settings), "epoch"
-    raise ValueError(
-        f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULER_NAMES)} "
-        "or a torch.optim.lr_scheduler object"
-    )
+            raise fail(
+                "weight_decay", "lbfgs has no weight_decay; add a penalty to the loss instead"
+            )
+        settings["weight_decay"] = non_negative_float(weight_decay, "weight_decay")
+    try:
+        return cls(params, **settings)
+    except TypeError as exc:  # an unknown keyword argument
+        raise fail(
+            "optimizer_kwargs", f"{cls.__name__} does not accept these settings: {exc}"
+        ) from None

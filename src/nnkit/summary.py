@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ._device import resolve_device
+from .errors import InvalidArgumentError
 
 __all__ = [
     "LayerRow",
@@ -348,7 +349,7 @@ def collapse_linear(model: nn.Module) -> nn.Linear:
     >>> collapse_linear(MLP([3, 4, 2], activation="tanh"))
     Traceback (most recent call last):
     ...
-    ValueError: layer 1 (Tanh) makes the model non-linear: only Linear, Identity and ...
+    nnkit.errors.InvalidArgumentError: layer 1 (Tanh) makes the model non-linear: ...
     """
     weight: torch.Tensor | None = None
     bias: torch.Tensor | None = None
@@ -357,7 +358,7 @@ def collapse_linear(model: nn.Module) -> nn.Linear:
         if isinstance(layer, nn.Identity | nn.Flatten):
             continue
         if not isinstance(layer, nn.Linear):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"layer {name or '(model)'} ({type(layer).__name__}) makes the model non-linear: "
                 "only Linear, Identity and Flatten layers collapse into one"
             )
@@ -372,7 +373,7 @@ def collapse_linear(model: nn.Module) -> nn.Linear:
             new_bias = b if new_bias is None else new_bias + b
         weight, bias = w @ weight, new_bias
     if weight is None:
-        raise ValueError("the model has no Linear layer to collapse")
+        raise InvalidArgumentError("the model has no Linear layer to collapse")
     out = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, dtype=torch.float64)
     with torch.no_grad():
         out.weight.copy_(weight)

@@ -9,6 +9,8 @@ from typing import Literal, TypeAlias, get_args
 
 import torch
 
+from .errors import InvalidArgumentError
+
 __all__ = [
     "SURFACES",
     "SURFACE_NAMES",
@@ -156,7 +158,7 @@ def get_surface(fn: str | SurfaceFn | Surface) -> Surface:
     >>> get_surface("banana")
     Traceback (most recent call last):
     ...
-    ValueError: unknown surface 'banana'; expected one of quadratic, ill_conditioned, ...
+    nnkit.errors.InvalidArgumentError: unknown surface 'banana'; expected one of quadratic, ...
     """
     if isinstance(fn, Surface):
         return fn
@@ -164,10 +166,12 @@ def get_surface(fn: str | SurfaceFn | Surface) -> Surface:
         try:
             return SURFACES[fn]
         except KeyError:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"unknown surface {fn!r}; expected one of {', '.join(SURFACE_NAMES)}, "
                 "or a callable f(x, y)"
             ) from None
     if callable(fn):
         return Surface(getattr(fn, "__name__", "custom"), fn)
-    raise TypeError(f"fn must be a surface name or a callable f(x, y), got {type(fn).__name__}")
+    raise InvalidArgumentError(
+        f"fn must be a surface name or a callable f(x, y), got {type(fn).__name__}", parameter="fn"
+    )

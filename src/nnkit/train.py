@@ -1,4 +1,10 @@
-"""The training loop: :func:`fit` and :func:`evaluate`."""
+"""The training loop: :func:`fit`, the one loop everything in nnkit trains through.
+
+``fit`` reads top to bottom: check the arguments, place the model, turn the data into batch
+sources, build the optimizer and the schedule, restore a checkpoint if asked, then for every
+epoch train (until the epoch, a budget or a callback ends it), evaluate, record, let the
+schedule and the callbacks see the record, and save a checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -6,201 +12,225 @@ import gc
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
 from . import losses
-from ._batches import make_source
-from ._device import resolve_device
-from ._loop import Evaluation, LoopSettings, evaluate_source, run_epoch
-from ._resume import restore_training_state, save_training_state
-from .callbacks import Callback, TrainState
-from .distributed import DistContext
-from .distributed import setup as setup_distributed
-from .history import EpochRecord, History
-from .optimizers import build_optimizer, build_scheduler
-
-__all__ = ["FAST_RECIPE", "Evaluation", "evaluate", "fit"]
-
-#: nnkit's recommended fast settings for MNIST CNNs on a CPU, as ``fit`` keyword arguments:
-#: a larger batch, a 4x higher peak learning rate under OneCycle, and the channels-last memory
-#: format (faster convolutions and pooling on CPUs). ``fit(model, data, **FAST_RECIPE)``.
-#: See ``benchmarks/time_to_accuracy.py`` for what it buys.
-FAST_RECIPE: Mapping[str, Any] = MappingProxyType(
-    {
-        "batch_size": 128,
-        "optimizer": "adam",
-        "lr": 4e-3,
-        "scheduler": "onecycle",
-        "channels_last": True,
-    }
+from ._budget import Budget
+from ._loop import Clock, LoopSettings, agree, run_epoch
+from ._resume import ResumePoint, restore_training_state, save_training_state
+from ._scheduling import LRDriver
+from ._validate import (
+    boolean,
+    fail,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
 )
+from .callbacks import Callback, TrainState
+from .data.sources import BatchSource, DataLike, make_source
+from .evaluation import Evaluation, evaluate, evaluate_source
+from .history import EpochRecord, History, StopReason
+from .metrics import MetricsArg, as_metrics
+from .optimizers import OptimizerName, build_optimizer
+from .runtime import ActiveRuntime, DeviceArg, Runtime
+from .schedules import SchedulerArg, SchedulerName
 
-LossArg = str | losses.LossFn | nn.Module
+__all__ = ["FAST_RECIPE", "DataLike", "Evaluation", "Recipe", "evaluate", "fit"]
 
 
-def evaluate(
-    model: nn.Module,
-    data: Any,
-    *,
-    loss: LossArg = "cross_entropy",
-    batch_size: int = 1000,
-    device: str | torch.device | None = None,
-    amp: bool = False,
-) -> Evaluation:
-    """Loss and accuracy of ``model`` on ``data``, in eval mode, without gradients.
+@dataclass(frozen=True)
+class Recipe(Mapping[str, Any]):
+    """A named set of :func:`fit` settings that travel together.
 
-    The loss is the true mean over targets: each batch's mean is weighted by its size, so a
-    smaller last batch counts for what it holds (the notes divided a sum of batch means by the
-    number of samples, which understates the loss by the batch size).
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Moved to ``device``.
-    data : Dataset, tuple of torch.Tensor or iterable of batches
-        As for :func:`fit`.
-    loss : str or callable
-        A name from :mod:`nnkit.losses` or a ``loss(outputs, targets)`` callable.
-    batch_size : int
-        Evaluation batch size.
-    device : str or torch.device, optional
-        CUDA when available, else the CPU.
-    amp : bool
-        Run under bf16 autocast.
-
-    Returns
-    -------
-    Evaluation
+    A mapping of ``fit`` keyword arguments, so ``fit(model, data, **recipe)`` applies it, and a
+    frozen dataclass, so its fields are typed and ``dataclasses.replace(recipe, lr=1e-3)``
+    makes a variant. Settings passed to ``fit`` next to ``**recipe`` must not repeat its keys.
 
     Examples
     --------
-    >>> model = torch.nn.Linear(2, 2)
-    >>> x, y = torch.randn(10, 2), torch.randint(0, 2, (10,))
-    >>> result = evaluate(model, (x, y), device="cpu")
-    >>> result.total
-    10
+    >>> FAST_RECIPE.batch_size, FAST_RECIPE.runtime.channels_last
+    (128, True)
+    >>> sorted(FAST_RECIPE)
+    ['batch_size', 'lr', 'optimizer', 'runtime', 'scheduler']
     """
-    dev = resolve_device(device)
-    model.to(dev)
-    source = make_source(data, batch_size=batch_size, shuffle=False, seed=0, device=dev)
-    return evaluate_source(model, source, losses.get(loss), dev, amp=amp, channels_last=False)
+
+    batch_size: int = 32
+    optimizer: OptimizerName = "adam"
+    lr: float | None = None
+    scheduler: SchedulerName | None = None
+    runtime: Runtime = field(default_factory=Runtime)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def _keys(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self))
+
+
+#: nnkit's recommended fast settings for MNIST CNNs on a CPU: a larger batch, a 4x higher
+#: peak learning rate under OneCycle, and the channels-last memory format (faster convolutions
+#: and pooling on CPUs). ``fit(model, data, epochs=3, **FAST_RECIPE)``; see
+#: ``benchmarks/time_to_accuracy.py`` for what it buys.
+FAST_RECIPE = Recipe(
+    batch_size=128,
+    optimizer="adam",
+    lr=4e-3,
+    scheduler="onecycle",
+    runtime=Runtime(channels_last=True),
+)
 
 
 def fit(
     model: nn.Module,
-    train: Any,
+    train: DataLike,
     *,
-    epochs: int = 1,
-    test: Any = None,
-    loss: LossArg = "cross_entropy",
-    optimizer: str | torch.optim.Optimizer = "adam",
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    max_seconds: float | None = None,
+    test: DataLike | None = None,
+    loss: losses.LossArg | None = "cross_entropy",
+    metrics: MetricsArg = (),
+    optimizer: OptimizerName | torch.optim.Optimizer = "adam",
     lr: float | None = None,
     weight_decay: float = 0.0,
-    optimizer_kwargs: dict[str, Any] | None = None,
-    scheduler: str | torch.optim.lr_scheduler.LRScheduler | None = None,
-    scheduler_kwargs: dict[str, Any] | None = None,
+    optimizer_kwargs: Mapping[str, Any] | None = None,
+    scheduler: SchedulerArg = None,
+    scheduler_kwargs: Mapping[str, Any] | None = None,
     grad_clip: float | None = None,
     batch_size: int = 32,
     test_batch_size: int = 1000,
     shuffle: bool = True,
-    device: str | torch.device | None = None,
+    device: DeviceArg = None,
+    runtime: Runtime | None = None,
     seed: int | None = None,
     progress: bool = True,
     log_every: int | None = None,
     callbacks: Sequence[Callback] = (),
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
-    amp: bool = False,
-    channels_last: bool = False,
-    compile: bool = False,
-    distributed: bool | Literal["auto"] = "auto",
 ) -> History:
-    """Train ``model`` on ``train`` for ``epochs`` epochs and return the per-epoch history.
+    """Train ``model`` on ``train`` and return the per-epoch history.
 
     The defaults are the notes' settings: cross entropy, Adam at PyTorch's default lr (0.001),
-    batch size 32, shuffled. The model is trained in place (and moved to ``device``).
+    batch size 32, shuffled, one epoch. The model is trained in place (and moved to the
+    device).
 
     Parameters
     ----------
     model : torch.nn.Module
         The model; for classification it maps ``(N, ...)`` inputs to ``(N, C)`` logits (or
-        ``(N, T, C)`` for sequences).
-    train : Dataset, tuple of torch.Tensor, DataLoader or iterable of batches
-        Training data. ``(inputs, targets)`` tensors, a ``TensorDataset`` or an MNIST dataset go
-        through :class:`~nnkit.data.TensorLoader` (one gather per batch); another Dataset
-        through a ``DataLoader``; a re-iterable of ``(inputs, targets)`` batches is used as is.
-    epochs : int
-        Number of epochs (the total, counting epochs restored by ``resume``).
-    test : same kinds as ``train``, optional
-        Evaluated after every epoch (``test_loss``/``test_accuracy`` in the history).
-    loss : str or callable
-        A name from :mod:`nnkit.losses` (``"cross_entropy"``, ``"mse"``...) or a callable.
+        ``(N, T, C)`` for sequences). With ``loss=None`` it computes its own loss (below).
+    train : DataLike
+        Training data. ``(inputs, targets)`` tensors, a ``TensorDataset`` or an MNIST dataset
+        go through :class:`~nnkit.data.TensorLoader` (one gather per batch); another map-style
+        Dataset through a :class:`~nnkit.data.DatasetSource`; a ``DataLoader``, any
+        :class:`~nnkit.data.BatchSource` (:class:`nnkit.text.StreamBatches`...) or a
+        re-iterable of ``(inputs, targets)`` batches is used as it is.
+    epochs, max_steps, max_seconds : optional
+        The budgets: at most ``epochs`` epochs (counting those a resumed run restored), at most
+        ``max_steps`` optimizer steps, at most ``max_seconds`` seconds of wall time (training,
+        evaluation and callbacks; a resumed run counts the seconds before it), whichever ends
+        first. Steps and seconds are checked after every step; the epoch they end is then
+        evaluated and recorded as usual. With none given, one epoch. ``history.stop_reason``
+        says what ended the run.
+    test : DataLike, optional
+        Evaluated after every epoch (``test_loss``/``test_accuracy`` and ``test_<metric>``).
+    loss : str, callable or None
+        A name from :data:`nnkit.losses.LOSS_NAMES`, a ``loss(outputs, targets)`` callable or
+        loss module. None: the model computes its own loss (an adaptive softmax, a VAE): it is
+        called as ``model(inputs, targets)`` and returns the mean loss over the targets as a
+        one-element tensor, or an object with a ``.loss`` tensor and optionally ``.logits``
+        (read by the accuracy and the metrics).
+    metrics : list or mapping, optional
+        More per-epoch metrics (:mod:`nnkit.metrics`): :class:`~nnkit.metrics.Metric` objects
+        (``TopKAccuracy(5)``, ``BitsPerChar()``...) or functions ``fn(outputs, targets) ->
+        batch mean``, computed on the training batches as they are trained and on the test data,
+        stored as ``record.extra["train_<name>"]`` and ``["test_<name>"]``.
     optimizer : str or torch.optim.Optimizer
         A name from :data:`nnkit.optimizers.OPTIMIZER_NAMES` (``"lbfgs"`` is driven with a
         closure) or an optimizer built on ``model.parameters()``.
-    lr, weight_decay, optimizer_kwargs
-        Settings of an optimizer given by name.
-    scheduler : {"onecycle", "cosine", "step"} or LRScheduler, optional
-        Learning-rate schedule; OneCycle steps every batch, the others every epoch.
-    scheduler_kwargs : dict, optional
-        Extra arguments of a named scheduler.
+    lr : float, optional
+        Learning rate of an optimizer given by name (PyTorch's default for it when None); the
+        peak that a schedule scales.
+    weight_decay : float
+        Weight decay of an optimizer given by name (decoupled for AdamW).
+    optimizer_kwargs : mapping, optional
+        Further arguments of an optimizer given by name (``betas``, ``momentum``...).
+    scheduler : str, Schedule or torch scheduler, optional
+        The learning-rate schedule (:mod:`nnkit.schedules`): a
+        :class:`~nnkit.schedules.Schedule` (:class:`~nnkit.schedules.Cosine`,
+        :class:`~nnkit.schedules.ReduceOnPlateau`...) over the budget, set before every step;
+        ``"cosine"`` (``Cosine()``), ``"onecycle"`` (PyTorch's OneCycleLR over the step
+        budget) or ``"step"``; or a ``torch.optim.lr_scheduler`` object (OneCycleLR and CyclicLR
+        step every batch, ReduceLROnPlateau every epoch with the test loss, or the training
+        loss without test data, the others every epoch).
+    scheduler_kwargs : mapping, optional
+        Arguments of a scheduler given by name (``{"floor": 0.1}`` for ``"cosine"``).
     grad_clip : float, optional
         Clip the global gradient norm to this value.
     batch_size, test_batch_size : int
-        Batch sizes for training and evaluation.
+        Batch sizes for training and evaluation (per rank under torchrun).
     shuffle : bool
         Shuffle the training data every epoch.
     device : str or torch.device, optional
-        CUDA when available, else the CPU.
+        CUDA when available, else the CPU (a shortcut for ``runtime=Runtime(device=...)``).
+    runtime : Runtime, optional
+        How the arithmetic runs: bf16 ``amp``, ``channels_last``, ``compile``,
+        ``distributed`` (data-parallel under torchrun: each rank takes a disjoint share of every
+        global batch of ``batch_size * WORLD_SIZE``, metrics are reduced over the ranks, and
+        only rank 0 shows progress, prints and writes). See :class:`~nnkit.runtime.Runtime`.
     seed : int, optional
         Seeds torch's generator and the shuffling, for reproducible runs.
     progress : bool
-        Show a tqdm bar per epoch with the live loss; False is silent.
+        Show a tqdm bar per epoch with the live loss (it counts the step budget); False is
+        silent.
     log_every : int, optional
         Every this many batches, print the notes' line
         ``Train Epoch: 1 [3200/60000 (5%)]\\tLoss: 0.123456``.
     callbacks : sequence of Callback
         See :mod:`nnkit.callbacks`.
     checkpoint : str or os.PathLike, optional
-        After every epoch, save model, optimizer, scheduler, RNG states, epoch and history here,
-        atomically.
+        After every epoch, save everything a resumed run needs here, atomically: model,
+        optimizer, schedule, random generators, batch sources, callback states, budgets used
+        and history.
     resume : bool
-        Continue from ``checkpoint`` if it exists (it is not an error if it does not). Resuming
-        is exact: 2 epochs straight and 1 + resume + 1 give identical weights on the CPU.
-    amp : bool
-        bf16 autocast (CPU and CUDA).
-    channels_last : bool
-        Use the channels-last memory format for the model and 4-d inputs.
-    compile : bool
-        Train through ``torch.compile(model)`` (the weights stay those of ``model``).
-    distributed : bool or "auto"
-        Data-parallel training under ``torchrun``. ``"auto"`` (default): when the process was
-        started by torchrun with ``WORLD_SIZE`` > 1, join the process group (gloo on the CPU,
-        NCCL on CUDA, one GPU per ``LOCAL_RANK``), wrap the model in
-        ``DistributedDataParallel`` and give each rank a disjoint share of every global batch;
-        ``batch_size`` is per rank, so the global batch is ``batch_size * WORLD_SIZE``. Metrics
-        are reduced over the ranks and only rank 0 shows progress, prints and writes the
-        checkpoint. ``False`` forces a single process; ``True`` outside torchrun is an error.
+        Continue from ``checkpoint`` if it exists (it is not an error if it does not), at the
+        epoch after the last one saved. Resuming is exact: on the CPU, a run killed at any
+        point and resumed ends with the same weights, optimizer state and history (timings
+        aside) as the uninterrupted run.
 
     Returns
     -------
     History
-        One :class:`~nnkit.history.EpochRecord` per finished epoch. If Ctrl-C is pressed, the
-        epoch in progress is abandoned, ``history.interrupted`` is True and the history so far is
-        returned; the last checkpoint (end of the previous epoch) is left intact.
+        One :class:`~nnkit.history.EpochRecord` per epoch (the last one may be partial when a
+        budget or a callback ended it mid-epoch), and ``stop_reason``. If Ctrl-C is pressed,
+        the epoch in progress is abandoned, ``history.stop_reason`` is ``"interrupted"`` and
+        the history so far is returned; the last checkpoint (end of the previous epoch) is
+        left intact.
 
     Raises
     ------
+    nnkit.errors.InvalidArgumentError
+        An argument is invalid (before anything is trained).
     nnkit.errors.TrainingDivergedError
         The loss became NaN or infinite (the error names the epoch and step).
     nnkit.errors.CheckpointError
-        ``resume`` found a checkpoint that does not fit this model or optimizer.
+        ``resume`` found a checkpoint that does not fit this model, optimizer or data.
 
     Examples
     --------
@@ -208,147 +238,200 @@ def fit(
     >>> from nnkit.models import MnistCNN
     >>> history = fit(MnistCNN(depth=1), load_mnist_sample(train=False), epochs=1,
     ...               seed=0, device="cpu", progress=False)
-    >>> len(history), 0.0 < history.last.train_accuracy <= 1.0
-    (1, True)
+    >>> len(history), 0.0 < history.last.train_accuracy <= 1.0, history.stop_reason
+    (1, True, 'epochs')
+    >>> history = fit(MnistCNN(depth=1), load_mnist_sample(train=False), max_steps=5,
+    ...               scheduler="cosine", device="cpu", progress=False)
+    >>> history.stop_reason
+    'max_steps'
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if grad_clip is not None and grad_clip <= 0:
-        raise ValueError(f"grad_clip must be positive, got {grad_clip!r}")
-    if log_every is not None and log_every < 1:
-        raise ValueError(f"log_every must be a positive integer, got {log_every!r}")
+    # -- check everything before anything is touched ------------------------------------------
+    if grad_clip is not None:
+        grad_clip = positive_float(grad_clip, "grad_clip")
+    if log_every is not None:
+        positive_int(log_every, "log_every")
+    positive_int(batch_size, "batch_size")
+    positive_int(test_batch_size, "test_batch_size")
+    non_negative_float(weight_decay, "weight_decay")
+    for name, flag in (("shuffle", shuffle), ("progress", progress), ("resume", resume)):
+        boolean(flag, name)
     if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint=PATH to resume from")
-    dist = setup_distributed(distributed, device)
-    dev = dist.device if dist is not None else resolve_device(device)
-    main = dist is None or dist.is_main
+        raise fail("resume", "resume=True needs checkpoint=PATH to resume from")
+    if seed is not None:
+        non_negative_int(seed, "seed")
+    if runtime is not None and not isinstance(runtime, Runtime):
+        raise fail("runtime", f"runtime must be an nnkit.runtime.Runtime, got {runtime!r}")
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise fail("callbacks", f"callbacks must be nnkit Callback objects, got {cb!r}")
+    loss_fn = None if loss is None else losses.get(loss)
+    metric_list = as_metrics(metrics)
+    Budget.of(epochs, max_steps, max_seconds, 0)  # validates the budgets
+
+    # -- set up: runtime, data, optimizer, schedule --------------------------------------------
+    rt = (runtime or Runtime()).with_device(device).start()
     if seed is not None:
         torch.manual_seed(seed)
-    model.to(dev)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    source = make_source(train, batch_size=batch_size, shuffle=shuffle, seed=seed, device=dev)
-    test_source = (
-        None
-        if test is None
-        else make_source(test, batch_size=test_batch_size, shuffle=False, seed=0, device=dev)
-    )
-    if dist is not None:
-        _shard(dist, source, test_source)
+    rt.place(model)
+    source = make_source(train, batch_size=batch_size, shuffle=shuffle, seed=seed, device=rt.device)
+    sources: dict[str, BatchSource] = {"train": source}
+    if test is not None:
+        sources["test"] = make_source(
+            test, batch_size=test_batch_size, shuffle=False, seed=0, device=rt.device
+        )
+    _shard(rt, sources)
     opt = build_optimizer(
         optimizer,
         model.parameters(),
         lr=lr,
         weight_decay=weight_decay,
-        device=dev,
-        **(optimizer_kwargs or {}),
+        device=rt.device,
+        **dict(optimizer_kwargs or {}),
     )
-    sched, interval = (None, "epoch")
-    if scheduler is not None:
-        sched, interval = build_scheduler(
-            scheduler,
-            opt,
-            epochs=epochs,
-            steps_per_epoch=max(len(source), 1),
-            **(scheduler_kwargs or {}),
-        )
+    budget = Budget.of(epochs, max_steps, max_seconds, len(source))
+    driver = LRDriver(scheduler, opt, budget, scheduler_kwargs)
     settings = LoopSettings(
-        device=dev,
-        loss_fn=losses.get(loss),
+        rt=rt,
+        loss_fn=loss_fn,
+        metrics=metric_list,
+        budget=budget,
         grad_clip=grad_clip,
-        amp=amp,
-        channels_last=channels_last,
-        progress=progress and main,
+        progress=progress and rt.is_main,
         log_every=log_every,
-        sync_every=8 if dev.type == "cpu" else 32,
         closure_based=isinstance(opt, torch.optim.LBFGS),
-        dist=dist,
     )
     history = History()
-    start_epoch = 1
+    state = TrainState(model, opt, history, budget.epochs, is_main_process=rt.is_main)
+    point = ResumePoint(epoch=0, global_step=0, elapsed=0.0)
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        start_epoch = restore_training_state(checkpoint, model, opt, sched, source, history, dev)
-        start_epoch += 1
-    forward_model = _wrap(model, dist, compile)
-    state = TrainState(
-        model=model, optimizer=opt, history=history, epochs=epochs, is_main_process=main
-    )
-    batch_step = sched.step if sched is not None and interval == "batch" else None
+        point = restore_training_state(
+            checkpoint,
+            model=model,
+            optimizer=opt,
+            driver=driver,
+            sources=sources,
+            callbacks=callbacks,
+            history=history,
+            device=rt.device,
+        )
+    state.global_step, state.elapsed = point.global_step, point.elapsed
+    forward_model = rt.wrap(model)
+    clock = Clock(point.elapsed)
+
+    # -- the loop ------------------------------------------------------------------------------
+    reason: StopReason | None = None
     for cb in callbacks:
         cb.on_train_begin(state)
     try:
-        for epoch in range(start_epoch, epochs + 1):
+        epoch = point.epoch + 1
+        while True:
+            reason = _before_epoch(epoch, budget, driver, state, clock, rt)
+            if reason is not None:
+                break
             state.epoch, state.step = epoch, 0
             source.set_epoch(epoch - 1)
             for cb in callbacks:
                 cb.on_epoch_begin(state)
-            lr_now = float(opt.param_groups[0]["lr"])
             started = time.perf_counter()
-            train_loss, train_acc, seen = run_epoch(
-                state, forward_model, source, settings, callbacks, batch_step
-            )
+            result = run_epoch(state, forward_model, source, settings, callbacks, driver, clock)
             seconds = time.perf_counter() - started
-            if sched is not None and interval == "epoch":
-                sched.step()
-            result = None
-            if test_source is not None:
-                result = evaluate_source(
-                    forward_model,
-                    test_source,
-                    settings.loss_fn,
-                    dev,
-                    amp=amp,
-                    channels_last=channels_last,
-                    dist=dist,
+            evaluation = None
+            if "test" in sources:
+                evaluation = evaluate_source(
+                    forward_model, sources["test"], loss_fn, rt, metric_list
                 )
             record = EpochRecord(
                 epoch=epoch,
-                train_loss=train_loss,
-                train_accuracy=train_acc,
-                test_loss=None if result is None else result.loss,
-                test_accuracy=None if result is None else result.accuracy,
-                lr=lr_now,
+                train_loss=result.loss,
+                train_accuracy=result.accuracy,
+                test_loss=None if evaluation is None else evaluation.loss,
+                test_accuracy=None if evaluation is None else evaluation.accuracy,
+                lr=result.lr,
                 seconds=seconds,
-                samples_per_second=seen / seconds if seconds > 0 else math.inf,
+                samples_per_second=result.samples / seconds if seconds > 0 else math.inf,
+                extra={
+                    **{f"train_{k}": v for k, v in result.metrics.items()},
+                    **(
+                        {}
+                        if evaluation is None
+                        else {f"test_{k}": v for k, v in evaluation.metrics.items()}
+                    ),
+                },
             )
             history.append(record)
+            state.elapsed = clock()
+            driver.end_epoch(record)
             for cb in callbacks:
                 cb.on_epoch_end(state, record)
-            if checkpoint is not None and main:
-                save_training_state(checkpoint, model, opt, sched, source, history, epoch, dev)
-            if state.stop_training:
-                history.stopped_early = epoch < epochs
+            state.elapsed = clock()
+            if checkpoint is not None and rt.is_main:
+                save_training_state(
+                    checkpoint,
+                    model=model,
+                    optimizer=opt,
+                    driver=driver,
+                    sources=sources,
+                    callbacks=callbacks,
+                    history=history,
+                    point=ResumePoint(epoch, state.global_step, state.elapsed),
+                    device=rt.device,
+                )
+            reason = _after_epoch(epoch, result.stop, budget, driver, state, rt)
+            if reason is not None:
                 break
+            epoch += 1
     except KeyboardInterrupt:
-        history.interrupted = True
+        reason = "interrupted"
     finally:
+        history.stop_reason = reason
         for cb in callbacks:
             cb.on_train_end(state)
-        if dist is not None:  # free the DDP wrapper (and its hold on the process group) now
+        if rt.dist is not None:  # free the DDP wrapper (and its hold on the process group) now
             del forward_model
             gc.collect()
     return history
 
 
-def _shard(dist: DistContext, *sources: Any) -> None:
-    """Give this rank its share of every source, with one shuffling seed for all ranks."""
-    for source in sources:
-        if source is None:
-            continue
-        source.shard(dist.rank, dist.world_size)
-        seed = getattr(source.batches, "seed", None)
-        if isinstance(seed, int):
-            source.batches.seed = dist.broadcast_int(seed)
+def _before_epoch(
+    epoch: int,
+    budget: Budget,
+    driver: LRDriver,
+    state: TrainState,
+    clock: Clock,
+    rt: ActiveRuntime,
+) -> StopReason | None:
+    """Why not to start epoch ``epoch`` (a resumed run may find its budget spent), or None."""
+    if budget.epochs is not None and epoch > budget.epochs:
+        return "epochs"
+    if driver.finished:
+        return "schedule"
+    return agree(budget.exhausted(state.global_step, clock()), rt.dist)
 
 
-def _wrap(model: nn.Module, dist: DistContext | None, compile: bool) -> nn.Module:
-    """The module the loop calls: DDP around the model when distributed, compiled on request."""
-    forward: nn.Module = model
-    if dist is not None:
-        from torch.nn.parallel import DistributedDataParallel
+def _after_epoch(
+    epoch: int,
+    stopped: StopReason | None,
+    budget: Budget,
+    driver: LRDriver,
+    state: TrainState,
+    rt: ActiveRuntime,
+) -> StopReason | None:
+    """Why the run ends after epoch ``epoch``, or None to go on."""
+    if stopped in ("max_steps", "max_seconds"):
+        return stopped
+    if budget.epochs is not None and epoch >= budget.epochs:
+        return "epochs"
+    if agree("callback" if state.stop_training else None, rt.dist) is not None:
+        return "callback"
+    if driver.finished:
+        return "schedule"
+    return None
 
-        ids = [dist.device.index] if dist.device.type == "cuda" else None
-        forward = DistributedDataParallel(model, device_ids=ids)
-    if compile:
-        forward = torch.compile(forward)  # type: ignore[assignment]
-    return forward
+
+def _shard(rt: ActiveRuntime, sources: Mapping[str, BatchSource]) -> None:
+    """Give this rank its share of every source, all ranks starting from rank 0's state."""
+    if rt.dist is None:
+        return
+    for source in sources.values():
+        source.shard(rt.dist.rank, rt.dist.world_size)
+        source.load_state_dict(rt.dist.broadcast_object(source.state_dict()))

@@ -170,8 +170,9 @@ def test_text_train_generate_eval(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert generated.startswith("今日") and len(generated) == 12
     assert main(["text", "eval", str(model), str(corpus), "--device", "cpu"]) == 0
     assert "bits/char on" in capsys.readouterr().out
-    assert main(["text", "generate", str(model), "--start", "雨"]) == 1
-    assert "start character '雨' is not in the vocabulary" in capsys.readouterr().err
+    assert main(["text", "generate", str(model), "--start", "雨"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --start: start character '雨' is not in the vocabulary" in err
 
 
 def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,5 +182,17 @@ def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "is not UTF-8 text" in capsys.readouterr().err
     assert run("text", "train", "x.txt").returncode == 2  # --out is required
     out = str(tmp_path / "m.pt")
-    assert main(["text", "train", str(bad), "--out", out, "--weight-decay", "-1"]) == 2
-    assert "--weight-decay must be >= 0, got -1.0" in capsys.readouterr().err
+    good = tmp_path / "good.txt"
+    good.write_text("今日は晴れです。" * 100, encoding="utf-8")
+    # the library checks the arguments (before any training); the CLI names the flag
+    for flag, value, message in (
+        ("--weight-decay", "-1", "weight_decay must be a finite number >= 0, got -1.0"),
+        ("--hidden", "0", "CharRNN hidden_size must be a positive integer, got 0"),
+        ("--seq-len", "0", "seq_len must be a positive integer, got 0"),
+        ("--dropout", "1.5", "dropout must be in [0, 1), got 1.5"),
+        ("--minutes", "0", "must be positive, got 0.0"),
+    ):
+        assert main(["text", "train", str(good), "--out", out, flag, value, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"argument {flag}: " in err and message in err, err
+    assert not (tmp_path / "m.pt").exists()

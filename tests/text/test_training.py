@@ -10,8 +10,17 @@ from nnkit.callbacks import Callback, TrainState
 from nnkit.errors import CheckpointError
 from nnkit.history import EpochRecord, History
 from nnkit.models import CharRNN
-from nnkit.text import StreamBatches, Vocab, bits_per_char, generate, load, save, train
-from nnkit.text.training import _Budget
+from nnkit.schedules import Cosine, ReduceOnPlateau
+from nnkit.text import (
+    StreamBatches,
+    Vocab,
+    bits_per_char,
+    generate,
+    load,
+    save,
+    text_schedule,
+    train,
+)
 
 WEATHER = "今日は晴れです。明日も晴れです。"
 
@@ -104,7 +113,7 @@ def test_history_has_bits_accuracy_and_speed() -> None:
         progress=False,
     )
     r = history.records[-1]
-    assert r.extra["val_bpc"] == pytest.approx(r.test_loss / math.log(2))
+    assert r.extra["test_bpc"] == pytest.approx(r.test_loss / math.log(2))
     assert r.extra["train_bpc"] == pytest.approx(r.train_loss / math.log(2))
     assert 0 <= (r.test_accuracy or 0) <= 1 and r.samples_per_second > 0
 
@@ -122,14 +131,14 @@ def test_step_and_time_budgets_stop_mid_epoch() -> None:
         CharRNN(len(vocab), hidden_size=8, num_layers=1),
         text,
         vocab=vocab,
-        steps=5,
+        max_steps=5,
         seq_len=8,
         batch_size=4,
         device="cpu",
         progress=False,
         callbacks=[Count()],
     )
-    assert len(seen) == 5 and len(history) == 1
+    assert len(seen) == 5 and len(history) == 1 and history.stop_reason == "max_steps"
     timed = train(
         CharRNN(len(vocab), hidden_size=8, num_layers=1),
         text,
@@ -140,7 +149,7 @@ def test_step_and_time_budgets_stop_mid_epoch() -> None:
         device="cpu",
         progress=False,
     )
-    assert timed.stopped_early and sum(r.seconds for r in timed.records) < 5
+    assert timed.stop_reason == "max_seconds" and sum(r.seconds for r in timed.records) < 5
 
 
 def test_bits_per_char_matches_the_validation_loss_scale(
@@ -171,8 +180,8 @@ def test_bad_arguments() -> None:
     vocab = Vocab.from_text("abc")
     with pytest.raises(ValueError, match="vocab_size 5 but the vocabulary has 4"):
         train(CharRNN(5, hidden_size=4), "abc" * 50, vocab=vocab, progress=False)
-    with pytest.raises(ValueError, match="steps must be positive"):
-        train(CharRNN(4, hidden_size=4), "abc" * 50, vocab=vocab, steps=0, progress=False)
+    with pytest.raises(ValueError, match="max_steps must be a positive integer, got 0"):
+        train(CharRNN(4, hidden_size=4), "abc" * 50, vocab=vocab, max_steps=0, progress=False)
     with pytest.raises(ValueError, match="patience must be a positive integer or None, got 0"):
         train(CharRNN(4, hidden_size=4), "abc" * 50, vocab=vocab, patience=0, progress=False)
     with pytest.raises(ValueError, match="too few for 32 streams"):
@@ -191,31 +200,21 @@ def test_train_and_generate_on_cuda() -> None:
     assert generate(model, vocab, "今", 15, temperature=0) == (WEATHER * 2)[:16]
 
 
-def test_learning_rate_halves_on_a_validation_plateau_and_best_weights_come_back() -> None:
-    model = torch.nn.Linear(2, 2)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
-    state = TrainState(model=model, optimizer=optimizer, history=History(), epochs=100)
-    budget = _Budget(
-        None, 100, None, steps_per_epoch=10**6, report=False, keep_best=True, peak=0.01
-    )
-    budget.on_train_begin(state)
+def test_the_recipe_is_a_plateau_halving_cosine_with_keep_best() -> None:
+    schedule = text_schedule(2)
+    assert isinstance(schedule, ReduceOnPlateau) and schedule.patience == 2
+    assert schedule.schedule == Cosine(floor=0.1) and schedule.min_scale == pytest.approx(1 / 64)
+    assert text_schedule(None) == Cosine(floor=0.1)
     rates = []
-    for epoch, val in enumerate([3.0, 2.0, 2.5, 2.4, 1.9, 2.0, 2.1, 2.2, 2.3], start=1):
-        with torch.no_grad():
-            model.weight.fill_(val)  # the weights "remember" their epoch's validation loss
-        budget.on_epoch_end(state, EpochRecord(epoch=epoch, train_loss=1.0, test_loss=val))
-        budget.on_batch_begin(state)  # the first batch of the next epoch sets the rate
-        rates.append(optimizer.param_groups[0]["lr"])
-    # (progress is ~0, so the cosine factor is 1): two epochs without a new best halve the rate
-    assert [r / 0.01 for r in rates] == pytest.approx(
-        [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.125], rel=1e-6
-    )
-    assert not state.stop_training
+    for val in [3.0, 2.0, 2.5, 2.4, 1.9, 2.0, 2.1, 2.2, 2.3]:
+        schedule.observe(EpochRecord(epoch=1, train_loss=1.0, test_loss=val))
+        rates.append(schedule(0.0))  # at progress 0 the cosine factor is 1
+    # two epochs without a new best halve the rate
+    assert rates == pytest.approx([1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.125], rel=1e-6)
+    assert not schedule.finished
     for epoch in range(10, 16):  # three more halvings reach 1/64 of the schedule: stop
-        budget.on_epoch_end(state, EpochRecord(epoch=epoch, train_loss=1.0, test_loss=5.0))
-        assert state.stop_training == (epoch == 15)
-    budget.on_train_end(state)
-    assert model.weight.unique().tolist() == [pytest.approx(1.9)]
+        schedule.observe(EpochRecord(epoch=epoch, train_loss=1.0, test_loss=5.0))
+        assert schedule.finished == (epoch == 15)
 
 
 @pytest.mark.parametrize("cell", ["seed", "gru"])

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..distributed import teardown
-from ..errors import NnkitError
+from ..errors import InvalidArgumentError, NnkitError
 from . import data, mnist, optim, summary, text
-from ._common import UsageError, make_parser_class
+from ._common import UsageError, argument_message, make_parser_class
 
 __all__ = ["build_parser", "main"]
 
@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         teardown(wait_for_peers=True)  # under torchrun: leave together once every rank is done
     except UsageError as exc:
         print(f"nnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except InvalidArgumentError as exc:
+        print(f"nnkit: error: {argument_message(args, exc)}", file=sys.stderr)
         return 2
     except (NnkitError, ValueError, OSError) as exc:
         print(f"nnkit: error: {exc}", file=sys.stderr)

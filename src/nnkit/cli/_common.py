@@ -12,10 +12,26 @@ from matplotlib.figure import Figure
 
 from .._atomic import atomic_write_bytes, atomic_write_text
 from ..distributed import is_main_process
+from ..errors import InvalidArgumentError
 
 
 class UsageError(Exception):
     """Arguments that parse but make no sense together (exit status 2)."""
+
+
+def argument_message(args: argparse.Namespace, exc: InvalidArgumentError) -> str:
+    """The library's message for a bad argument, naming the command-line flag it came from.
+
+    A subcommand maps library parameter names to its flags with ``set_defaults(flags={...})``;
+    a parameter with a flag of the same name (``batch_size`` -> ``--batch-size``) needs no
+    entry.
+    """
+    flags: dict[str, str] = getattr(args, "flags", {})
+    parameter = exc.parameter
+    flag = flags.get(parameter) if parameter else None
+    if flag is None and parameter and parameter in vars(args):
+        flag = "--" + parameter.replace("_", "-")
+    return f"argument {flag}: {exc}" if flag else str(exc)
 
 
 def make_parser_class() -> type[argparse.ArgumentParser]:

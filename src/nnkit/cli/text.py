@@ -9,6 +9,7 @@ from typing import Any
 from ..distributed import is_main_process
 from ..models import CharRNN
 from ..models.char_rnn import CELLS
+from ..runtime import Runtime
 from ..text import Vocab, bits_per_char, generate, load, read_text, save, train
 from ._common import UsageError, say
 
@@ -53,7 +54,10 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
-    tr.set_defaults(func=run_train)
+    tr.set_defaults(
+        func=run_train,
+        flags={"hidden_size": "--hidden", "num_layers": "--layers", "max_seconds": "--minutes"},
+    )
 
     gen = actions.add_parser(
         "generate",
@@ -67,7 +71,7 @@ def add_parser(sub: Any) -> None:
     gen.add_argument("--top-k", type=int, default=None, help="sample among the k most likely")
     gen.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
     gen.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    gen.set_defaults(func=run_generate)
+    gen.set_defaults(func=run_generate, flags={"start": "--start"})
 
     ev = actions.add_parser(
         "eval",
@@ -81,18 +85,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    for name in ("hidden", "layers", "seq_len", "batch_size"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.minutes <= 0:
-        raise UsageError(f"--minutes must be positive, got {args.minutes}")
-    if args.weight_decay < 0:
-        raise UsageError(f"--weight-decay must be >= 0, got {args.weight_decay}")
+    # the library checks every other argument; minutes are the command line's own unit
+    if not args.minutes > 0:
+        raise UsageError(f"argument --minutes: must be positive, got {args.minutes}")
     text = read_text(args.corpus)
     vocab = Vocab.from_text(text)
     say(f"corpus: {args.corpus} ({len(text):,} characters, {len(vocab) - 1:,} distinct)")
-    if not 0.0 <= args.dropout < 1.0:
-        raise UsageError(f"--dropout must be in [0, 1), got {args.dropout}")
     model = CharRNN(
         len(vocab),
         cell=args.cell,
@@ -110,7 +108,7 @@ def run_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         weight_decay=args.weight_decay,
-        amp=args.amp,
+        runtime=Runtime(amp=args.amp),
         device=args.device,
         seed=args.seed,
         progress=not args.quiet,
@@ -120,7 +118,7 @@ def run_train(args: argparse.Namespace) -> int:
         save(args.out, model.cpu(), vocab)
     last = history.last
     if last is not None:
-        say(f"validation: {last.extra['val_bpc']:.3f} bits/char after {len(history)} epochs")
+        say(f"validation: {last.extra['test_bpc']:.3f} bits/char after {len(history)} epochs")
     say(f"model written to {args.out}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Data: the IDX reader, MNIST on disk and embedded, and the in-memory batch loader."""
+"""Data: the IDX reader, MNIST on disk and embedded, batch sources and the in-memory loader."""
 
 from .idx import read_idx, read_idx_bytes
 from .loader import TensorLoader
@@ -13,18 +13,34 @@ from .mnist import (
     load_mnist,
     load_mnist_sample,
 )
+from .sources import (
+    Batch,
+    BatchSource,
+    DataLike,
+    DatasetSource,
+    IterableSource,
+    LoaderSource,
+    make_source,
+)
 
 __all__ = [
     "MNIST_FILES",
     "MNIST_SHA256",
     "SAMPLE_SHA256",
+    "Batch",
+    "BatchSource",
+    "DataLike",
+    "DatasetSource",
     "FileStatus",
+    "IterableSource",
+    "LoaderSource",
     "MnistDataset",
     "TensorLoader",
     "default_data_root",
     "find_mnist_files",
     "load_mnist",
     "load_mnist_sample",
+    "make_source",
     "read_idx",
     "read_idx_bytes",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from .._device import resolve_device
+from ..errors import InvalidArgumentError
+from ._plan import EpochPlan, draw_seed
 
 __all__ = ["TensorLoader", "as_tensors"]
 
@@ -42,7 +44,8 @@ class TensorLoader:
     (like ``ToTensor``), then normalised with ``(x - mean) / std`` if ``normalize`` is given.
     Every epoch visits every sample exactly once; with ``shuffle`` the order of epoch ``e`` is a
     function of ``(seed, e)`` alone, so the same seed gives the same orders, and a resumed run
-    (:meth:`set_epoch`) continues the sequence exactly.
+    (:meth:`set_epoch`, :meth:`load_state_dict`) continues the sequence exactly. A
+    :class:`~nnkit.data.BatchSource`: :func:`~nnkit.train.fit` takes it as it is.
 
     Parameters
     ----------
@@ -86,33 +89,52 @@ class TensorLoader:
     ) -> None:
         tensors = as_tensors(data)
         if tensors is None:
-            raise TypeError(
+            raise InvalidArgumentError(
                 "TensorLoader expects an (inputs, targets) tensor pair, a TensorDataset of two "
-                f"tensors, or a dataset with .images and .labels; got {type(data).__name__}"
+                f"tensors, or a dataset with .images and .labels; got {type(data).__name__}",
+                parameter="data",
             )
         inputs, targets = tensors
         if inputs.shape[0] != targets.shape[0]:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"inputs and targets must have the same length, got {inputs.shape[0]} and "
-                f"{targets.shape[0]}"
+                f"{targets.shape[0]}",
+                parameter="data",
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if normalize is not None and len(normalize) != 2:
-            raise ValueError(f"normalize must be (mean, std), got {normalize!r}")
+            raise InvalidArgumentError(
+                f"normalize must be (mean, std), got {normalize!r}", parameter="normalize"
+            )
         if device is not None:
             target_device = resolve_device(device)
             inputs, targets = inputs.to(target_device), targets.to(target_device)
         self.inputs = inputs
         self.targets = targets
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
+        self._plan = EpochPlan(
+            int(inputs.shape[0]),
+            batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            seed=draw_seed() if seed is None else seed,
+        )
         self.normalize = None if normalize is None else (float(normalize[0]), float(normalize[1]))
         self.epoch = 0
-        self.rank, self.world_size = 0, 1
         self.global_count = 0
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per batch (per rank when sharded)."""
+        return self._plan.batch_size
+
+    @property
+    def shuffle(self) -> bool:
+        """Whether every epoch draws a new order."""
+        return self._plan.shuffle
+
+    @property
+    def seed(self) -> int:
+        """The shuffling seed."""
+        return self._plan.seed
 
     def shard(self, rank: int, world_size: int) -> None:
         """Serve only rank ``rank``'s share of every global batch (for data parallelism).
@@ -123,30 +145,37 @@ class TensorLoader:
         all ranks take the same number of steps, and :attr:`global_count` tells how many samples
         the current global batch holds (the last one may be smaller, or leave a rank empty).
         """
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
-        self.rank, self.world_size = rank, world_size
+        self._plan.shard(rank, world_size)
 
     @property
     def dataset_size(self) -> int:
         """Number of samples (``len(dataset)`` in DataLoader terms)."""
         return int(self.inputs.shape[0])
 
+    @property
+    def num_samples(self) -> int:
+        """Samples per epoch, all ranks together (the protocol's name for ``dataset_size``)."""
+        return self.dataset_size
+
     def __len__(self) -> int:
-        n, b = self.dataset_size, self.batch_size * self.world_size
-        return n // b if self.drop_last else -(-n // b)
+        return len(self._plan)
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration produce the order of epoch ``epoch`` (0-based)."""
         self.epoch = int(epoch)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The shuffling seed and the next epoch: all a resumed run needs."""
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the sequence of orders that :meth:`state_dict` described."""
+        self._plan.seed = int(state["seed"])
+        self.epoch = int(state["epoch"])
+
     def order(self, epoch: int) -> torch.Tensor:
         """The sample order of epoch ``epoch``: a permutation of ``range(N)`` (on the CPU)."""
-        n = self.dataset_size
-        if not self.shuffle:
-            return torch.arange(n)
-        generator = torch.Generator().manual_seed(self.seed + 1_000_003 * epoch)
-        return torch.randperm(n, generator=generator)
+        return self._plan.order(epoch)
 
     def _convert(self, batch: torch.Tensor) -> torch.Tensor:
         if batch.dtype == torch.uint8:
@@ -157,22 +186,11 @@ class TensorLoader:
         return batch
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.order(self.epoch).to(self.inputs.device)
+        epoch = self.epoch
         self.epoch += 1
-        step = self.batch_size * self.world_size
-        stop = len(self) * step if self.drop_last else self.dataset_size
-        contiguous = not self.shuffle and self.world_size == 1
-        for start in range(0, stop, step):
-            end = min(start + step, stop)
-            self.global_count = end - start
-            if contiguous:
-                x, y = self.inputs[start:end], self.targets[start:end]
-            else:
-                idx = order[start:end]
-                if self.world_size > 1:
-                    idx = torch.tensor_split(idx, self.world_size)[self.rank]
-                x, y = self.inputs[idx], self.targets[idx]
-            yield self._convert(x), y
+        for index, idx in enumerate(self._plan.batches(epoch, self.inputs.device)):
+            self.global_count = self._plan.global_count(index)
+            yield self._convert(self.inputs[idx]), self.targets[idx]
 
     def __repr__(self) -> str:
         return (

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InvalidArgumentError
 from ._recurrence import linear_recurrence
 
 __all__ = ["CELLS", "CellName", "CharRNN", "SeedCell", "State"]
@@ -116,11 +117,17 @@ class CharRNN(nn.Module):
             ("embedding_dim", embedding_dim),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CharRNN {name} must be a positive integer, got {value!r}")
+                raise InvalidArgumentError(
+                    f"CharRNN {name} must be a positive integer, got {value!r}", parameter=name
+                )
         if cell not in CELLS:
-            raise ValueError(f"CharRNN cell must be one of {', '.join(CELLS)}, got {cell!r}")
+            raise InvalidArgumentError(
+                f"CharRNN cell must be one of {', '.join(CELLS)}, got {cell!r}", parameter="cell"
+            )
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+            raise InvalidArgumentError(
+                f"dropout must be in [0, 1), got {dropout!r}", parameter="dropout"
+            )
         self.vocab_size = vocab_size
         self.cell = cell
         self.hidden_size = hidden_size
@@ -153,12 +160,14 @@ class CharRNN(nn.Module):
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         if ids.dim() != 2 or ids.dtype != torch.long:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"CharRNN expects int64 ids of shape (B, T), got {ids.dtype} {tuple(ids.shape)}"
             )
         if self.seed_cell is not None:
             if isinstance(state, tuple):
-                raise ValueError("the seed cell's state is one tensor (B, H), not a tuple")
+                raise InvalidArgumentError(
+                    "the seed cell's state is one tensor (B, H), not a tuple"
+                )
             log_probs, hidden = self.seed_cell(ids, state)
             return log_probs, hidden
         features, new_state = self.features(ids, state)
@@ -191,7 +200,9 @@ class CharRNN(nn.Module):
         (torch.Size([4, 10, 32]), torch.Size([2, 4, 32]))
         """
         if self.seed_cell is not None:
-            raise ValueError("the seed cell has no separate read-out: call the model instead")
+            raise InvalidArgumentError(
+                "the seed cell has no separate read-out: call the model instead"
+            )
         out = self.embedding(ids)
         states: list[State] = []
         for i, layer in enumerate(self.layers):

@@ -8,6 +8,8 @@ from typing import Literal, TypeAlias, get_args
 
 from torch import nn
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["ACTIVATIONS", "MLP", "ActivationName"]
 
 ActivationName: TypeAlias = Literal["relu", "sigmoid", "tanh"]
@@ -58,13 +60,14 @@ class MLP(nn.Sequential):
         if len(sizes) < 2 or any(
             isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes
         ):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"MLP sizes must be at least two positive integers (input, ..., output), "
                 f"got {sizes!r}"
             )
         if activation is not None and activation not in _MODULES:
-            raise ValueError(
-                f"activation must be one of {', '.join(ACTIVATIONS)} or None, got {activation!r}"
+            raise InvalidArgumentError(
+                f"activation must be one of {', '.join(ACTIVATIONS)} or None, got {activation!r}",
+                parameter="activation",
             )
         layers: list[nn.Module] = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["MnistCNN"]
 
 _CHANNELS: Final = (16, 32, 64)
@@ -58,11 +60,18 @@ class MnistCNN(nn.Module):
     def __init__(self, depth: int = 2, *, num_classes: int = 10, dropout: float = 0.0) -> None:
         super().__init__()
         if isinstance(depth, bool) or depth not in _ALLOWED_DEPTHS:
-            raise ValueError(f"MnistCNN depth must be one of {_ALLOWED_DEPTHS}, got {depth!r}")
+            raise InvalidArgumentError(
+                f"MnistCNN depth must be one of {_ALLOWED_DEPTHS}, got {depth!r}", parameter="depth"
+            )
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+            raise InvalidArgumentError(
+                f"num_classes must be a positive integer, got {num_classes!r}",
+                parameter="num_classes",
+            )
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+            raise InvalidArgumentError(
+                f"dropout must be in [0, 1), got {dropout!r}", parameter="dropout"
+            )
         self.depth = depth
         self.num_classes = num_classes
         self.dropout = dropout
@@ -82,7 +91,7 @@ class MnistCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"MnistCNN expects input of shape (N, 1, 28, 28), got {tuple(x.shape)}"
             )
         for conv in self.convs():

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, InvalidArgumentError
 
 __all__ = ["CharDataset", "read_text", "split_text"]
 
@@ -75,12 +75,18 @@ def split_text(
 def _cuts(length: int, val_fraction: float, mode: str, blocks: int) -> list[tuple[int, int, int]]:
     """(start, first validation position, end) of each block."""
     if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        raise InvalidArgumentError(
+            f"val_fraction must be between 0 and 1, got {val_fraction}", parameter="val_fraction"
+        )
     if mode not in ("interleaved", "tail"):
-        raise ValueError(f"mode must be 'interleaved' or 'tail', got {mode!r}")
+        raise InvalidArgumentError(
+            f"mode must be 'interleaved' or 'tail', got {mode!r}", parameter="mode"
+        )
     n_blocks = 1 if mode == "tail" else blocks
     if n_blocks < 1 or length < 2 * n_blocks:
-        raise ValueError(f"text of {length} characters is too short for {n_blocks} blocks")
+        raise InvalidArgumentError(
+            f"text of {length} characters is too short for {n_blocks} blocks"
+        )
     edges = [round(i * length / n_blocks) for i in range(n_blocks + 1)]
     return [
         (start, end - max(1, round((end - start) * val_fraction)), end)
@@ -114,18 +120,25 @@ class CharDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     ) -> None:
         pieces = [ids] if isinstance(ids, torch.Tensor) else list(ids)
         if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-            raise ValueError(f"seq_len must be a positive integer, got {seq_len!r}")
+            raise InvalidArgumentError(
+                f"seq_len must be a positive integer, got {seq_len!r}", parameter="seq_len"
+            )
         stride = seq_len if stride is None else stride
         if stride < 1:
-            raise ValueError(f"stride must be a positive integer, got {stride}")
+            raise InvalidArgumentError(
+                f"stride must be a positive integer, got {stride}", parameter="stride"
+            )
         if not pieces or sum(p.numel() for p in pieces) == 0:
-            raise ValueError("CharDataset needs non-empty text")
+            raise InvalidArgumentError("CharDataset needs non-empty text")
         for p in pieces:
             if p.dim() != 1 or p.dtype != torch.long:
-                raise ValueError(f"ids must be 1-d int64 tensors, got {p.dtype} {tuple(p.shape)}")
+                raise InvalidArgumentError(
+                    f"ids must be 1-d int64 tensors, got {p.dtype} {tuple(p.shape)}",
+                    parameter="ids",
+                )
         longest = max(p.numel() for p in pieces)
         if longest < seq_len + 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"text of {longest} characters is shorter than seq_len + 1 = {seq_len + 1}; "
                 "use a shorter seq_len or more text"
             )

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .._device import resolve_device
+from ..errors import InvalidArgumentError
 from .vocab import Vocab
 
 __all__ = ["generate"]
@@ -63,19 +64,26 @@ def generate(
     (7, 'ab')
     """
     if not start:
-        raise ValueError("start must hold at least one character")
+        raise InvalidArgumentError("start must hold at least one character", parameter="start")
     missing = [c for c in dict.fromkeys(start) if c not in vocab]
     if missing:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"start character {missing[0]!r} is not in the vocabulary "
-            f"({len(vocab)} characters, e.g. {''.join(vocab.chars[1:11])!r})"
+            f"({len(vocab)} characters, e.g. {''.join(vocab.chars[1:11])!r})",
+            parameter="start",
         )
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be a non-negative integer, got {length!r}")
+        raise InvalidArgumentError(
+            f"length must be a non-negative integer, got {length!r}", parameter="length"
+        )
     if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+        raise InvalidArgumentError(
+            f"temperature must be >= 0, got {temperature}", parameter="temperature"
+        )
     if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be a positive integer, got {top_k}")
+        raise InvalidArgumentError(
+            f"top_k must be a positive integer, got {top_k}", parameter="top_k"
+        )
     dev = resolve_device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()

@@ -6,6 +6,8 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["KneserNey", "best_ngram", "ngram_bits_per_char"]
 
 
@@ -43,12 +45,14 @@ class KneserNey:
 
     def __init__(self, pieces: Iterable[str], n: int, *, discount: float = 0.75) -> None:
         if not 1 <= n <= 8:
-            raise ValueError(f"n must be between 1 and 8, got {n}")
+            raise InvalidArgumentError(f"n must be between 1 and 8, got {n}", parameter="n")
         if not 0.0 < discount < 1.0:
-            raise ValueError(f"discount must be in (0, 1), got {discount}")
+            raise InvalidArgumentError(
+                f"discount must be in (0, 1), got {discount}", parameter="discount"
+            )
         pieces = [p for p in pieces if p]
         if not pieces:
-            raise ValueError("KneserNey needs non-empty training text")
+            raise InvalidArgumentError("KneserNey needs non-empty training text")
         self.n = n
         self.discount = discount
         # counts[k][context][char]: k = len(context); raw for k == n - 1, continuation below
@@ -99,7 +103,7 @@ class KneserNey:
                 total -= math.log2(self.prob(char, piece[max(0, i - self.n + 1) : i]))
                 count += 1
         if count == 0:
-            raise ValueError("cannot score empty text")
+            raise InvalidArgumentError("cannot score empty text")
         return total / count
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 import torch
 
 from .._atomic import atomic_write_text
+from ..errors import DataFormatError, InvalidArgumentError
 
 __all__ = ["Vocab"]
 
@@ -43,12 +44,16 @@ class Vocab:
 
     def __init__(self, chars: Sequence[str], *, unknown: str = "\ufffd") -> None:
         if len(unknown) != 1:
-            raise ValueError(f"unknown must be a single character, got {unknown!r}")
+            raise InvalidArgumentError(
+                f"unknown must be a single character, got {unknown!r}", parameter="unknown"
+            )
         chars = list(chars)
         if any(len(c) != 1 for c in chars):
-            raise ValueError("every vocabulary entry must be a single character")
+            raise InvalidArgumentError("every vocabulary entry must be a single character")
         if len(set(chars)) != len(chars) or unknown in chars:
-            raise ValueError("vocabulary characters must be distinct and must not include unknown")
+            raise InvalidArgumentError(
+                "vocabulary characters must be distinct and must not include unknown"
+            )
         self.unknown = unknown
         self.chars: list[str] = [unknown, *chars]
         self.stoi: dict[str, int] = {c: i for i, c in enumerate(self.chars)}
@@ -62,11 +67,13 @@ class Vocab:
         Ties are broken by code point, so the same text always gives the same ids.
         """
         if min_count < 1:
-            raise ValueError(f"min_count must be at least 1, got {min_count}")
+            raise InvalidArgumentError(
+                f"min_count must be at least 1, got {min_count}", parameter="min_count"
+            )
         counts = Counter(text) if isinstance(text, str) else Counter(c for t in text for c in t)
         counts.pop(unknown, None)
         if not counts:
-            raise ValueError("cannot build a vocabulary from empty text")
+            raise InvalidArgumentError("cannot build a vocabulary from empty text")
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return cls([c for c, n in ranked if n >= min_count], unknown=unknown)
 
@@ -93,12 +100,14 @@ class Vocab:
         if errors == "strict":
             missing = sorted({c for c in text if c not in self.stoi})
             if missing:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"characters not in the vocabulary: {''.join(missing)!r} "
                     f"(the vocabulary has {len(self)} characters)"
                 )
         elif errors != "replace":
-            raise ValueError(f"errors must be 'replace' or 'strict', got {errors!r}")
+            raise InvalidArgumentError(
+                f"errors must be 'replace' or 'strict', got {errors!r}", parameter="errors"
+            )
         get = self.stoi.get
         return torch.tensor([get(c, 0) for c in text], dtype=torch.long)
 
@@ -108,7 +117,9 @@ class Vocab:
         try:
             return "".join(self.chars[i] for i in values)
         except (IndexError, TypeError):
-            raise ValueError(f"ids must be integers in [0, {len(self)})") from None
+            raise InvalidArgumentError(
+                f"ids must be integers in [0, {len(self)})", parameter="ids"
+            ) from None
 
     def to_dict(self) -> dict[str, object]:
         """Plain data: ``{"chars": [...], "unknown": ...}`` (without the unknown entry)."""
@@ -118,7 +129,7 @@ class Vocab:
     def from_dict(cls, data: dict[str, object]) -> Vocab:
         chars, unknown = data.get("chars"), data.get("unknown", "\ufffd")
         if not isinstance(chars, list) or not isinstance(unknown, str):
-            raise ValueError("not a Vocab dictionary: needs 'chars' (a list) and 'unknown'")
+            raise DataFormatError("not a Vocab dictionary: needs 'chars' (a list) and 'unknown'")
         return cls(chars, unknown=unknown)
 
     def save(self, path: str | os.PathLike[str]) -> None:

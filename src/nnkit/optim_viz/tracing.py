@@ -1,155 +1,50 @@
-"""Optimizer trajectories on 2-d surfaces: trace, compare, tune, save, plot and animate.
-
-The study notes minimise z(x, y) = x^2 + y^2 from (1.0, 1.5) with six ``torch.optim``
-optimizers at lr 0.1 for 100 steps and scatter the path of (x, y). :func:`trace` does that
-computation exactly (the very same ``torch.optim`` arithmetic, float32 by default), keeps the start
-point the notes lost, and stops cleanly when a run diverges; :func:`plot` draws the paths on the
-surface's contours.
-"""
+"""Tracing optimizers on 2-d surfaces: :func:`trace`, :func:`tune_lr`, :func:`compare`."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
 import torch
 
-from ._atomic import atomic_write_text
-from ._optim_plot import animate, plot, plot_values
-from .optimizers import OPTIMIZER_NAMES, build_optimizer
-from .surfaces import Surface, SurfaceFn, get_surface
+from ..errors import InvalidArgumentError
+from ..optimizers import OPTIMIZER_NAMES, OptimizerName, build_optimizer
+from ..surfaces import Surface, SurfaceFn, get_surface
+from .trajectory import Trajectory
 
-__all__ = [
-    "DEFAULT_LR_GRID",
-    "NOTES_OPTIMIZERS",
-    "Trajectory",
-    "animate",
-    "compare",
-    "load_trajectories",
-    "plot",
-    "plot_values",
-    "save_trajectories",
-    "trace",
-    "tune_lr",
-]
+__all__ = ["DEFAULT_LR_GRID", "NOTES_OPTIMIZERS", "OptimizerArg", "compare", "trace", "tune_lr"]
 
 #: The six optimizers the notes compare.
-NOTES_OPTIMIZERS: tuple[str, ...] = ("sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw")
+NOTES_OPTIMIZERS: tuple[OptimizerName, ...] = (
+    "sgd",
+    "adagrad",
+    "rmsprop",
+    "adadelta",
+    "adam",
+    "adamw",
+)
 #: Learning rates tried by ``lr="tuned"``: 31 values, log-spaced from 1e-4 to 10.
 DEFAULT_LR_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, 1, 31))
 
-OptimizerArg = str | type[torch.optim.Optimizer]
-
-
-@dataclass
-class Trajectory:
-    """The path of one optimizer on one surface.
-
-    Attributes
-    ----------
-    optimizer : str
-        Its name (``"adam"``, or the class name for a class).
-    fn : str
-        The surface's name.
-    lr : float
-        The learning rate used.
-    points : numpy.ndarray
-        ``(k + 1, 2)``: the start, then (x, y) after each of the ``k`` steps taken
-        (``k == steps`` unless the run diverged).
-    values : numpy.ndarray
-        ``(k + 1,)``: f at each point.
-    steps : int
-        Steps asked for.
-    settings : dict
-        The optimizer's other keyword arguments.
-    dtype : str
-        ``"float32"`` or ``"float64"``.
-    diverged : bool
-        True when a coordinate or f became NaN or infinite; ``points`` ends at the last finite
-        point.
-    evaluations : int
-        Number of times f was evaluated (LBFGS evaluates several times per step).
-    tuned : bool
-        True when ``lr`` was picked by :func:`tune_lr`.
-    """
-
-    optimizer: str
-    fn: str
-    lr: float
-    points: np.ndarray
-    values: np.ndarray
-    steps: int
-    settings: dict[str, Any] = field(default_factory=dict)
-    dtype: str = "float32"
-    diverged: bool = False
-    evaluations: int = 0
-    tuned: bool = False
-
-    @property
-    def start(self) -> tuple[float, float]:
-        """The start point."""
-        return float(self.points[0, 0]), float(self.points[0, 1])
-
-    @property
-    def end(self) -> tuple[float, float]:
-        """The last (finite) point."""
-        return float(self.points[-1, 0]), float(self.points[-1, 1])
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (lists of floats); :meth:`from_dict` reverses it exactly."""
-        return {
-            "optimizer": self.optimizer,
-            "fn": self.fn,
-            "lr": self.lr,
-            "steps": self.steps,
-            "settings": self.settings,
-            "dtype": self.dtype,
-            "diverged": self.diverged,
-            "evaluations": self.evaluations,
-            "tuned": self.tuned,
-            "points": self.points.tolist(),
-            "values": self.values.tolist(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Trajectory:
-        """Rebuild from :meth:`to_dict`'s output."""
-        dtype = np.float64 if data.get("dtype") == "float64" else np.float32
-        try:
-            return cls(
-                optimizer=str(data["optimizer"]),
-                fn=str(data["fn"]),
-                lr=float(data["lr"]),
-                points=np.asarray(data["points"], dtype=dtype).reshape(-1, 2),
-                values=np.asarray(data["values"], dtype=dtype),
-                steps=int(data["steps"]),
-                settings=dict(data.get("settings", {})),
-                dtype=str(data.get("dtype", "float32")),
-                diverged=bool(data.get("diverged", False)),
-                evaluations=int(data.get("evaluations", 0)),
-                tuned=bool(data.get("tuned", False)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"not a Trajectory dictionary: {exc}") from exc
+#: An optimizer by name, or a ``torch.optim.Optimizer`` subclass.
+OptimizerArg = OptimizerName | type[torch.optim.Optimizer]
 
 
 def _optimizer_name(optimizer: OptimizerArg) -> str:
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZER_NAMES:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZER_NAMES)} "
                 "or a torch.optim.Optimizer subclass"
             )
         return optimizer
     if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
         return optimizer.__name__
-    raise TypeError(
-        f"optimizer must be a name or a torch.optim.Optimizer subclass, got {optimizer!r}"
+    raise InvalidArgumentError(
+        f"optimizer must be a name or a torch.optim.Optimizer subclass, got {optimizer!r}",
+        parameter="optimizer",
     )
 
 
@@ -157,9 +52,11 @@ def _check_start(start: Sequence[float]) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in start)
     except (TypeError, ValueError):
-        raise ValueError(f"start must be two numbers (x, y), got {start!r}") from None
+        raise InvalidArgumentError(
+            f"start must be two numbers (x, y), got {start!r}", parameter="start"
+        ) from None
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"start must be finite, got {start!r}")
+        raise InvalidArgumentError(f"start must be finite, got {start!r}", parameter="start")
     return x, y
 
 
@@ -216,16 +113,20 @@ def trace(
     name = _optimizer_name(optimizer)
     surface = get_surface(fn)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        raise InvalidArgumentError(
+            f"steps must be a positive integer, got {steps!r}", parameter="steps"
+        )
     if not isinstance(lr, int | float) or not lr > 0 or not math.isfinite(lr):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+        raise InvalidArgumentError(f"lr must be a positive number, got {lr!r}", parameter="lr")
     if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        raise InvalidArgumentError(
+            f"dtype must be torch.float32 or torch.float64, got {dtype}", parameter="dtype"
+        )
     x0, y0 = _check_start(surface.start if start is None else start)
     x = torch.tensor([x0], dtype=dtype, requires_grad=True)
     y = torch.tensor([y0], dtype=dtype, requires_grad=True)
     if isinstance(optimizer, str):
-        opt = build_optimizer(optimizer, [x, y], lr=lr, **optimizer_kwargs)
+        opt = build_optimizer(cast(OptimizerName, name), [x, y], lr=lr, **optimizer_kwargs)
     else:
         opt = cast(Any, optimizer)([x, y], lr=lr, **optimizer_kwargs)
     evaluations = 0
@@ -235,7 +136,7 @@ def trace(
         evaluations += 1
         value = surface(x, y)
         if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"surface {surface.name!r} must return a one-element tensor for one-element "
                 f"inputs, got {type(value).__name__} {getattr(value, 'shape', '')}"
             )
@@ -330,7 +231,7 @@ def tune_lr(
         if best is None or score < best_score:
             best, best_score = t, score
     if best is None:
-        raise ValueError("grid must hold at least one learning rate")
+        raise InvalidArgumentError("grid must hold at least one learning rate", parameter="grid")
     best.tuned = True
     return best
 
@@ -372,7 +273,9 @@ def compare(
     (['sgd', 'adagrad', 'rmsprop', 'adadelta', 'adam', 'adamw'], (11, 2))
     """
     if isinstance(lr, str) and lr != "tuned":
-        raise ValueError(f"lr must be a number, a mapping or 'tuned', got {lr!r}")
+        raise InvalidArgumentError(
+            f"lr must be a number, a mapping or 'tuned', got {lr!r}", parameter="lr"
+        )
     grid = tuple(grid)
     out: dict[str, Trajectory] = {}
     for optimizer in optimizers:
@@ -383,35 +286,7 @@ def compare(
         rate = lr.get(name, 0.1) if isinstance(lr, Mapping) else lr
         out[name] = trace(optimizer, fn=fn, start=start, lr=rate, steps=steps, dtype=dtype)
     if not out:
-        raise ValueError("optimizers must name at least one optimizer")
+        raise InvalidArgumentError(
+            "optimizers must name at least one optimizer", parameter="optimizers"
+        )
     return out
-
-
-def save_trajectories(
-    trajectories: Mapping[str, Trajectory], path: str | os.PathLike[str] | None = None
-) -> str:
-    """Trajectories as JSON text, also written atomically to ``path`` when given."""
-    text = json.dumps({k: t.to_dict() for k, t in trajectories.items()}, indent=1)
-    if path is not None:
-        atomic_write_text(path, text + "\n")
-    return text
-
-
-def load_trajectories(source: str | os.PathLike[str]) -> dict[str, Trajectory]:
-    """Read what :func:`save_trajectories` wrote (JSON text or a path).
-
-    Examples
-    --------
-    >>> paths = compare(("sgd", "adam"), steps=5)
-    >>> back = load_trajectories(save_trajectories(paths))
-    >>> bool((back["adam"].points == paths["adam"].points).all())
-    True
-    """
-    text = str(source)
-    if not text.lstrip().startswith("{"):
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read()
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError("trajectory JSON must be an object of name -> trajectory")
-    return {k: Trajectory.from_dict(v) for k, v in data.items()}

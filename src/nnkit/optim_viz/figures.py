@@ -1,11 +1,11 @@
-"""Figures of optimizer trajectories (re-exported by :mod:`nnkit.optim_viz`)."""
+"""Figures of optimizer trajectories: :func:`plot`, :func:`plot_values`, :func:`animate`."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -14,24 +14,23 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from ._atomic import atomic_path
-from .surfaces import SURFACES, Surface, SurfaceFn, get_surface
+from .._atomic import atomic_path
+from ..errors import InvalidArgumentError
+from ..surfaces import SURFACES, Surface, SurfaceFn, get_surface
+from .trajectory import Trajectory
 
-if TYPE_CHECKING:
-    from .optim_viz import Trajectory
+__all__ = ["animate", "plot", "plot_values"]
 
 _GRID = 300
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 
 
 def _as_list(trajectories: Any) -> list[Trajectory]:
-    from .optim_viz import Trajectory
-
     if isinstance(trajectories, Trajectory):
         return [trajectories]
     items = list(trajectories.values()) if isinstance(trajectories, Mapping) else list(trajectories)
     if not items or not all(isinstance(t, Trajectory) for t in items):
-        raise ValueError("expected at least one Trajectory (from trace or compare)")
+        raise InvalidArgumentError("expected at least one Trajectory (from trace or compare)")
     return items
 
 
@@ -152,7 +151,7 @@ def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
         fig = ax.get_figure()
         if not isinstance(fig, Figure):
-            raise ValueError("ax must belong to a matplotlib Figure")
+            raise InvalidArgumentError("ax must belong to a matplotlib Figure", parameter="ax")
         return fig, ax
     fig = Figure(figsize=(7.5, 6.5), layout="constrained")
     return fig, fig.add_subplot()
@@ -201,7 +200,9 @@ def plot(
     ('x', 'y')
     """
     if kind not in ("scatter", "line"):
-        raise ValueError(f"kind must be 'scatter' or 'line', got {kind!r}")
+        raise InvalidArgumentError(
+            f"kind must be 'scatter' or 'line', got {kind!r}", parameter="kind"
+        )
     items = _as_list(trajectories)
     surface = _surface_for(items, fn)
     fig, axes = _figure(ax)
@@ -311,7 +312,9 @@ def animate(
     b'GIF89a'
     """
     if fps < 1 or max_frames < 1:
-        raise ValueError(f"fps and max_frames must be positive, got {fps} and {max_frames}")
+        raise InvalidArgumentError(
+            f"fps and max_frames must be positive, got {fps} and {max_frames}"
+        )
     items = _as_list(trajectories)
     surface = _surface_for(items, fn)
     fig, axes = _figure(None)

@@ -1,0 +1,159 @@
+"""Where and how the arithmetic runs: device, precision, memory layout, compilation, ranks.
+
+These switches change how fast training runs, not what it computes (bf16 autocast aside, which
+rounds); they travel together as one frozen :class:`Runtime`, apart from the training settings,
+so the loop does not branch on them everywhere (the idea of Lightning Fabric).
+
+Examples
+--------
+>>> rt = Runtime(device="cpu", channels_last=True)
+>>> active = rt.start()
+>>> active.device, active.inputs(torch.zeros(2, 1, 4, 4)).is_contiguous(
+...     memory_format=torch.channels_last)
+(device(type='cpu'), True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from ._device import resolve_device
+from ._validate import boolean, fail, one_of
+from .distributed import DistContext
+from .distributed import setup as setup_distributed
+
+__all__ = ["ActiveRuntime", "DeviceArg", "Runtime"]
+
+DeviceArg = str | torch.device | None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The runtime switches of :func:`~nnkit.train.fit` and :func:`~nnkit.train.evaluate`.
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``; None means CUDA when available, else the CPU.
+        ``fit(device=...)`` is a shortcut for this field.
+    amp : bool
+        Run forward passes under bfloat16 autocast (CPU and CUDA); parameters stay float32.
+    channels_last : bool
+        Use the channels-last memory format for the model and 4-d inputs (faster convolutions
+        on CPUs and tensor cores).
+    compile : bool
+        Train through ``torch.compile(model)`` (the weights stay those of ``model``).
+    distributed : bool or "auto"
+        Data-parallel training under ``torchrun``. ``"auto"``: when the process was started by
+        torchrun with ``WORLD_SIZE`` > 1, join the process group (gloo on the CPU, NCCL on CUDA,
+        one GPU per ``LOCAL_RANK``) and wrap the model in ``DistributedDataParallel``. ``False``
+        forces a single process; ``True`` outside torchrun is an error.
+
+    Examples
+    --------
+    >>> Runtime(amp=True).amp
+    True
+    >>> Runtime(compile="yes")
+    Traceback (most recent call last):
+    ...
+    nnkit.errors.InvalidArgumentError: Runtime compile must be True or False, got 'yes'
+    """
+
+    device: DeviceArg = None
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    distributed: bool | Literal["auto"] = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("amp", "channels_last", "compile"):
+            boolean(getattr(self, name), name, what="Runtime")
+        one_of(self.distributed, "distributed", (True, False, "auto"), what="Runtime")
+        if self.device is not None and not isinstance(self.device, str | torch.device):
+            raise fail(
+                "device",
+                f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, got {self.device!r}",
+            )
+
+    def with_device(self, device: DeviceArg) -> Runtime:
+        """This runtime with ``device`` filled in (an error if both name different devices)."""
+        if device is None:
+            return self
+        if self.device is not None and resolve_device(self.device) != resolve_device(device):
+            raise fail(
+                "device",
+                f"device={device!r} contradicts runtime=Runtime(device={self.device!r}); "
+                "give the device in one place",
+            )
+        return dataclasses.replace(self, device=device)
+
+    def start(self, *, join: bool = True) -> ActiveRuntime:
+        """Resolve the device and, with ``join`` (``fit``), join the torchrun process group."""
+        dist = setup_distributed(self.distributed, self.device) if join else None
+        device = dist.device if dist is not None else resolve_device(self.device)
+        return ActiveRuntime(device, self.amp, self.channels_last, self.compile, dist)
+
+
+@dataclass(frozen=True)
+class ActiveRuntime:
+    """A :class:`Runtime` in effect: the resolved device and this process's rank, if any."""
+
+    device: torch.device
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    dist: DistContext | None = None
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0 and in a single-process run: the process that prints and writes."""
+        return self.dist is None or self.dist.is_main
+
+    @property
+    def world_size(self) -> int:
+        return 1 if self.dist is None else self.dist.world_size
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast when ``amp``, else nothing."""
+        if not self.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch's inputs on the device (channels-last for 4-d inputs when asked)."""
+        x = x.to(self.device, non_blocking=True)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def targets(self, y: torch.Tensor) -> torch.Tensor:
+        """A batch's targets on the device."""
+        return y.to(self.device, non_blocking=True)
+
+    def place(self, model: nn.Module) -> nn.Module:
+        """Move ``model`` to the device (and memory format), in place; returns it."""
+        model.to(self.device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The module the loop calls: DDP around ``model`` when distributed, compiled on request.
+
+        Its weights are ``model``'s: training through the wrapper trains ``model``.
+        """
+        forward: nn.Module = model
+        if self.dist is not None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
+            forward = DistributedDataParallel(model, device_ids=ids)
+        if self.compile:
+            forward = torch.compile(forward)  # type: ignore[assignment]
+        return forward

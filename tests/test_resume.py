@@ -1,0 +1,128 @@
+"""Exact resumption (``nnkit._resume``): a run killed with SIGKILL mid-epoch and resumed ends
+bit for bit as the uninterrupted run, for every kind of data, with stateful callbacks."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from nnkit.checkpoint import save_checkpoint
+from nnkit.errors import CheckpointError
+from nnkit.train import fit
+
+from ._resume_worker import KILL_EPOCH, KINDS
+
+WORKER = Path(__file__).with_name("_resume_worker.py")
+TIMING = {"seconds", "samples_per_second"}
+
+
+def worker(kind: str, out: Path, mode: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(WORKER), kind, str(out), mode],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def assert_identical(a: Any, b: Any, where: str = "") -> None:
+    """Nested dicts/lists of tensors and numbers, equal bit for bit."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_identical(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def without_timing(history: dict[str, Any]) -> dict[str, Any]:
+    records = [{k: v for k, v in r.items() if k not in TIMING} for r in history["records"]]
+    return {**history, "records": records}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(kind: str, tmp_path: Path) -> None:
+    straight = worker(kind, tmp_path, "straight")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    killed = worker(kind, tmp_path, "killed")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert torch.load(tmp_path / "ck.pt", weights_only=True)["epoch"] == KILL_EPOCH - 1
+    resumed = worker(kind, tmp_path, "resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    a = torch.load(tmp_path / "straight.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed.pt", weights_only=True)
+    assert_identical(a["model"], b["model"], "model")
+    assert_identical(a["optimizer"], b["optimizer"], "optimizer")
+    assert_identical(without_timing(a["history"]), without_timing(b["history"]), "history")
+    # ModelCheckpoint(save_best_only=True): the resumed run kept the same best file
+    assert_identical(
+        torch.load(tmp_path / "straight-best.pt", weights_only=True),
+        torch.load(tmp_path / "resumed-best.pt", weights_only=True),
+        "best file",
+    )
+    if kind == "text":
+        return
+    # the scenario bites: the best epoch came before the kill, early stopping after it, so the
+    # callbacks' state (best value, best weights, wait) had to survive the resume
+    records = a["history"]["records"]
+    best_epoch = min(records, key=lambda r: r["test_loss"])["epoch"]
+    assert best_epoch < KILL_EPOCH < len(records)
+    assert a["history"]["stop_reason"] == "callback"
+
+
+def test_a_checkpoint_from_before_exact_resume_is_refused(tmp_path: Path) -> None:
+    net = nn.Linear(2, 2)
+    ck = tmp_path / "old.pt"
+    opt = torch.optim.Adam(net.parameters())
+    save_checkpoint(  # what nnkit wrote before the data, schedule and callbacks were saved
+        ck,
+        {
+            "epoch": 1,
+            "model": net.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": None,
+            "rng": {"cpu": torch.get_rng_state()},
+            "loader_seed": 3,
+            "history": {"records": []},
+        },
+    )
+    x, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
+    with pytest.raises(CheckpointError, match="cannot be resumed exactly"):
+        fit(net, (x, y), epochs=2, device="cpu", progress=False, checkpoint=ck, resume=True)
+
+
+def test_a_callback_added_on_resume_starts_afresh(tmp_path: Path) -> None:
+    from nnkit.callbacks import KeepBest
+
+    x, y = torch.randn(32, 2), torch.randint(0, 2, (32,))
+    ck = tmp_path / "ck.pt"
+    fit(nn.Linear(2, 2), (x, y), test=(x, y), epochs=1, device="cpu", progress=False, checkpoint=ck)
+    keep = KeepBest()
+    history = fit(
+        nn.Linear(2, 2),
+        (x, y),
+        test=(x, y),
+        epochs=2,
+        device="cpu",
+        progress=False,
+        checkpoint=ck,
+        resume=True,
+        callbacks=[keep],
+    )
+    assert len(history) == 2 and keep.best_epoch == 2  # it saw only the resumed epoch
