@@ -28,7 +28,7 @@ class Budget:
         epochs: int | None,
         max_steps: int | None,
         max_seconds: float | None,
-        steps_per_epoch: int,
+        steps_per_epoch: int = 0,
     ) -> Budget:
         """Validate the three budgets; none given means one epoch."""
         if epochs is not None:
@@ -62,6 +62,10 @@ class Budget:
         if self.max_seconds is not None:
             spent = max(spent, seconds / self.max_seconds)
         return min(spent, 1.0)
+
+    def seconds_left(self, seconds: float) -> float | None:
+        """Seconds of the time budget left (None without one)."""
+        return None if self.max_seconds is None else max(0.0, self.max_seconds - seconds)
 
     def exhausted(self, step: int, seconds: float) -> Literal["max_steps", "max_seconds"] | None:
         """Which step or time budget has run out, if one has (epochs are the loop's to count)."""

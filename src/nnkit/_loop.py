@@ -224,7 +224,11 @@ def run_epoch(
             if synced or logging:
                 last = window.check(state.epoch)
                 if last is not None:
-                    bar.set_postfix(loss=f"{last:.4f}", refresh=False)
+                    left = s.budget.seconds_left(state.elapsed)
+                    shown = {"loss": f"{last:.4f}"} | (
+                        {} if left is None else {"left": f"{left:.0f}s"}
+                    )
+                    bar.set_postfix(shown, refresh=False)
                 if logging and last is not None and state.is_main_process:
                     line = log_line(state.epoch, index, int(y.shape[0]), source, last)
                     (tqdm.write if s.progress else print)(line)

@@ -27,6 +27,19 @@ TRAINING_STATE_VERSION = 2
 
 
 @dataclass(frozen=True)
+class TrainingParts:
+    """The live objects of a run whose state a checkpoint holds."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    driver: LRDriver
+    sources: Mapping[str, BatchSource]
+    callbacks: Sequence[Callback]
+    history: History
+    device: torch.device
+
+
+@dataclass(frozen=True)
 class ResumePoint:
     """Where a checkpointed run stood: its last finished epoch and its budgets' use."""
 
@@ -60,16 +73,7 @@ def _set_rng_state(state: Mapping[str, torch.Tensor], device: torch.device) -> N
 
 
 def save_training_state(
-    path: str | os.PathLike[str],
-    *,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    driver: LRDriver,
-    sources: Mapping[str, BatchSource],
-    callbacks: Sequence[Callback],
-    history: History,
-    point: ResumePoint,
-    device: torch.device,
+    path: str | os.PathLike[str], parts: TrainingParts, point: ResumePoint
 ) -> None:
     """Write the whole training state to ``path``, atomically."""
     save_checkpoint(
@@ -79,36 +83,26 @@ def save_training_state(
             "epoch": point.epoch,
             "global_step": point.global_step,
             "elapsed": point.elapsed,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": driver.state_dict(),
-            "rng": _rng_state(device),
-            "sources": {name: source.state_dict() for name, source in sources.items()},
+            "model": parts.model.state_dict(),
+            "optimizer": parts.optimizer.state_dict(),
+            "scheduler": parts.driver.state_dict(),
+            "rng": _rng_state(parts.device),
+            "sources": {name: source.state_dict() for name, source in parts.sources.items()},
             "callbacks": {
                 key: cb.state_dict()
-                for key, cb in zip(callback_keys(callbacks), callbacks, strict=True)
+                for key, cb in zip(callback_keys(parts.callbacks), parts.callbacks, strict=True)
             },
-            "history": history.to_dict(),
+            "history": parts.history.to_dict(),
         },
     )
 
 
-def restore_training_state(
-    path: str | os.PathLike[str],
-    *,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    driver: LRDriver,
-    sources: Mapping[str, BatchSource],
-    callbacks: Sequence[Callback],
-    history: History,
-    device: torch.device,
-) -> ResumePoint:
+def restore_training_state(path: str | os.PathLike[str], parts: TrainingParts) -> ResumePoint:
     """Load what :func:`save_training_state` wrote into the live objects of a new run.
 
     A callback that the checkpoint does not know (added for the resumed run) starts afresh.
     """
-    state = load_checkpoint(path, map_location=device)
+    state = load_checkpoint(path, map_location=parts.device)
     if state.get("training_state") != TRAINING_STATE_VERSION:
         raise CheckpointError(
             f"checkpoint {path} was not written by this version of nnkit's fit (it lacks the "
@@ -116,20 +110,20 @@ def restore_training_state(
             "exactly; train without resume=True, or delete the file"
         )
     try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        driver.load_state_dict(state["scheduler"])
-        for name, source in sources.items():
+        parts.model.load_state_dict(state["model"])
+        parts.optimizer.load_state_dict(state["optimizer"])
+        parts.driver.load_state_dict(state["scheduler"])
+        for name, source in parts.sources.items():
             source.load_state_dict(state["sources"][name])
         saved = state["callbacks"]
-        for key, cb in zip(callback_keys(callbacks), callbacks, strict=True):
+        for key, cb in zip(callback_keys(parts.callbacks), parts.callbacks, strict=True):
             if key in saved:
                 cb.load_state_dict(saved[key])
-        _set_rng_state(state["rng"], device)
+        _set_rng_state(state["rng"], parts.device)
         records = History.from_dict(state["history"]).records
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(
             f"checkpoint {path} does not match this model/optimizer/data: {exc}"
         ) from exc
-    history.records.extend(records)
+    parts.history.records.extend(records)
     return ResumePoint(int(state["epoch"]), int(state["global_step"]), float(state["elapsed"]))

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .data import load_mnist_sample
+from ._validate import positive_int
+from .data import DataLike, load_mnist_sample
 from .errors import InvalidArgumentError
 from .history import History
 from .models import MLP, MnistCNN
@@ -32,8 +33,8 @@ def compare_depths(
     depths: Sequence[int] = (1, 2, 3),
     *,
     epochs: int = 3,
-    train: Any = None,
-    test: Any = None,
+    train: DataLike | None = None,
+    test: DataLike | None = None,
     seed: int = 0,
     **fit_kwargs: Any,
 ) -> dict[int, History]:
@@ -75,8 +76,9 @@ def compare_depths(
         raise InvalidArgumentError(
             "depths must name at least one depth, e.g. (1, 2, 3)", parameter="depths"
         )
+    positive_int(epochs, "epochs")  # validated before any data is loaded or model trained
     for depth in depths:
-        MnistCNN(depth)  # validates before any training starts
+        MnistCNN(depth)
     train = load_mnist_sample(train=True) if train is None else train
     test = load_mnist_sample(train=False) if test is None else test
     results: dict[int, History] = {}

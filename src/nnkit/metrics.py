@@ -118,27 +118,9 @@ class TopKAccuracy(Metric):
         return hits.double(), float(targets.numel())
 
 
-class BitsPerChar(Metric):
-    """The mean loss in bits (``loss / ln 2``): bits per character for a character model.
+class _LossOfTargets(Metric):
+    """A function of the epoch's mean loss over its targets."""
 
-    Meaningful when the loss is a cross entropy (or NLL) in nats, as ``fit``'s
-    ``"cross_entropy"`` and ``"nll"`` are, or a model's own such loss.
-    """
-
-    name = "bpc"
-    needs_outputs = False
-
-    def batch(
-        self, outputs: torch.Tensor | None, targets: torch.Tensor, loss: torch.Tensor
-    ) -> tuple[torch.Tensor, float]:
-        n = float(targets.numel())
-        return loss.detach().double() * (n / _LN2), n
-
-
-class Perplexity(Metric):
-    """``exp`` of the mean cross-entropy loss (in nats) over the epoch."""
-
-    name = "perplexity"
     needs_outputs = False
 
     def batch(
@@ -146,6 +128,25 @@ class Perplexity(Metric):
     ) -> tuple[torch.Tensor, float]:
         n = float(targets.numel())
         return loss.detach().double() * n, n
+
+
+class BitsPerChar(_LossOfTargets):
+    """The mean loss in bits (``loss / ln 2``): bits per character for a character model.
+
+    Meaningful when the loss is a cross entropy (or NLL) in nats, as ``fit``'s
+    ``"cross_entropy"`` and ``"nll"`` are, or a model's own such loss.
+    """
+
+    name = "bpc"
+
+    def finalize(self, mean: float) -> float:
+        return mean / _LN2
+
+
+class Perplexity(_LossOfTargets):
+    """``exp`` of the mean cross-entropy loss (in nats) over the epoch."""
+
+    name = "perplexity"
 
     def finalize(self, mean: float) -> float:
         return math.exp(mean) if mean < 700 else math.inf

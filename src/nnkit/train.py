@@ -8,12 +8,13 @@ schedule and the callbacks see the record, and save a checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,8 @@ from torch import nn
 
 from . import losses
 from ._budget import Budget
-from ._loop import Clock, LoopSettings, agree, run_epoch
-from ._resume import ResumePoint, restore_training_state, save_training_state
+from ._loop import Clock, EpochResult, LoopSettings, agree, run_epoch
+from ._resume import ResumePoint, TrainingParts, restore_training_state, save_training_state
 from ._scheduling import LRDriver
 from ._validate import (
     boolean,
@@ -79,7 +80,7 @@ class Recipe(Mapping[str, Any]):
         return len(self._keys())
 
     def _keys(self) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(self))
+        return tuple(f.name for f in dataclasses.fields(self))
 
 
 #: nnkit's recommended fast settings for MNIST CNNs on a CPU: a larger batch, a 4x higher
@@ -266,7 +267,7 @@ def fit(
             raise fail("callbacks", f"callbacks must be nnkit Callback objects, got {cb!r}")
     loss_fn = None if loss is None else losses.get(loss)
     metric_list = as_metrics(metrics)
-    Budget.of(epochs, max_steps, max_seconds, 0)  # validates the budgets
+    budget = Budget.of(epochs, max_steps, max_seconds, steps_per_epoch=0)
 
     # -- set up: runtime, data, optimizer, schedule --------------------------------------------
     rt = (runtime or Runtime()).with_device(device).start()
@@ -288,7 +289,7 @@ def fit(
         device=rt.device,
         **dict(optimizer_kwargs or {}),
     )
-    budget = Budget.of(epochs, max_steps, max_seconds, len(source))
+    budget = dataclasses.replace(budget, steps_per_epoch=len(source))
     driver = LRDriver(scheduler, opt, budget, scheduler_kwargs)
     settings = LoopSettings(
         rt=rt,
@@ -302,18 +303,10 @@ def fit(
     )
     history = History()
     state = TrainState(model, opt, history, budget.epochs, is_main_process=rt.is_main)
+    parts = TrainingParts(model, opt, driver, sources, callbacks, history, rt.device)
     point = ResumePoint(epoch=0, global_step=0, elapsed=0.0)
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        point = restore_training_state(
-            checkpoint,
-            model=model,
-            optimizer=opt,
-            driver=driver,
-            sources=sources,
-            callbacks=callbacks,
-            history=history,
-            device=rt.device,
-        )
+        point = restore_training_state(checkpoint, parts)
     state.global_step, state.elapsed = point.global_step, point.elapsed
     forward_model = rt.wrap(model)
     clock = Clock(point.elapsed)
@@ -340,24 +333,7 @@ def fit(
                 evaluation = evaluate_source(
                     forward_model, sources["test"], loss_fn, rt, metric_list
                 )
-            record = EpochRecord(
-                epoch=epoch,
-                train_loss=result.loss,
-                train_accuracy=result.accuracy,
-                test_loss=None if evaluation is None else evaluation.loss,
-                test_accuracy=None if evaluation is None else evaluation.accuracy,
-                lr=result.lr,
-                seconds=seconds,
-                samples_per_second=result.samples / seconds if seconds > 0 else math.inf,
-                extra={
-                    **{f"train_{k}": v for k, v in result.metrics.items()},
-                    **(
-                        {}
-                        if evaluation is None
-                        else {f"test_{k}": v for k, v in evaluation.metrics.items()}
-                    ),
-                },
-            )
+            record = _record(epoch, result, evaluation, seconds)
             history.append(record)
             state.elapsed = clock()
             driver.end_epoch(record)
@@ -365,17 +341,8 @@ def fit(
                 cb.on_epoch_end(state, record)
             state.elapsed = clock()
             if checkpoint is not None and rt.is_main:
-                save_training_state(
-                    checkpoint,
-                    model=model,
-                    optimizer=opt,
-                    driver=driver,
-                    sources=sources,
-                    callbacks=callbacks,
-                    history=history,
-                    point=ResumePoint(epoch, state.global_step, state.elapsed),
-                    device=rt.device,
-                )
+                point = ResumePoint(epoch, state.global_step, state.elapsed)
+                save_training_state(checkpoint, parts, point)
             reason = _after_epoch(epoch, result.stop, budget, driver, state, rt)
             if reason is not None:
                 break
@@ -390,6 +357,26 @@ def fit(
             del forward_model
             gc.collect()
     return history
+
+
+def _record(
+    epoch: int, result: EpochResult, evaluation: Evaluation | None, seconds: float
+) -> EpochRecord:
+    """The history's record of one epoch: its training pass and its evaluation."""
+    extra = {f"train_{name}": value for name, value in result.metrics.items()}
+    if evaluation is not None:
+        extra |= {f"test_{name}": value for name, value in evaluation.metrics.items()}
+    return EpochRecord(
+        epoch=epoch,
+        train_loss=result.loss,
+        train_accuracy=result.accuracy,
+        test_loss=None if evaluation is None else evaluation.loss,
+        test_accuracy=None if evaluation is None else evaluation.accuracy,
+        lr=result.lr,
+        seconds=seconds,
+        samples_per_second=result.samples / seconds if seconds > 0 else math.inf,
+        extra=extra,
+    )
 
 
 def _before_epoch(

@@ -49,7 +49,10 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], match: str) -> None
 
 def test_semantic_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mnist", "--epochs", "0"]) == 2
-    assert "--epochs must be at least 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "argument --epochs: epochs must be a positive integer, got 0" in err
+    assert main(["mnist", "--batch-size", "0", "--epochs", "1", "--depth", "1"]) == 2
+    assert "argument --batch-size: batch_size must be a positive integer" in capsys.readouterr().err
 
 
 def test_missing_data_folder_is_a_one_line_failure(

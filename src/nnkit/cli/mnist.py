@@ -10,7 +10,7 @@ from typing import Any
 from ..data import load_mnist, load_mnist_sample
 from ..experiments import compare_depths, depth_table, plot_depth_comparison
 from ..optimizers import OPTIMIZER_NAMES
-from ._common import UsageError, save_figure, save_text, say
+from ._common import save_figure, save_text, say
 
 
 def add_parser(sub: Any) -> None:
@@ -50,10 +50,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.data is not None:
         train, test = load_mnist(args.data, train=True), load_mnist(args.data, train=False)
         source = f"MNIST from {args.data}"

@@ -9,7 +9,7 @@ from ..distributed import is_main_process
 from ..optim_viz import NOTES_OPTIMIZERS, animate, compare, plot, plot_values, save_trajectories
 from ..optimizers import OPTIMIZER_NAMES
 from ..surfaces import SURFACE_NAMES
-from ._common import UsageError, save_figure, say
+from ._common import save_figure, say
 
 
 def _lr(text: str) -> float | str:
@@ -75,8 +75,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.steps < 1:
-        raise UsageError(f"--steps must be at least 1, got {args.steps}")
     paths = compare(args.optimizers, fn=args.fn, start=args.start, lr=args.lr, steps=args.steps)
     for name, t in paths.items():
         status = "diverged" if t.diverged else f"f = {float(t.values[-1]):.3g}"

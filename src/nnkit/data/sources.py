@@ -218,6 +218,14 @@ class LoaderSource:
 
     Under ``torchrun`` the loader must already split the data (a ``DistributedSampler``);
     otherwise :meth:`shard` refuses, and passing the ``Dataset`` itself lets nnkit split it.
+
+    Examples
+    --------
+    >>> ds = torch.utils.data.TensorDataset(torch.arange(6.0), torch.arange(6))
+    >>> loader = DataLoader(ds, batch_size=4, shuffle=True, generator=torch.Generator())
+    >>> source = LoaderSource(loader)
+    >>> len(source), len(source.state_dict()["generators"])
+    (2, 1)
     """
 
     def __init__(self, loader: DataLoader[Any]) -> None:
@@ -296,6 +304,12 @@ class IterableSource:
 
     It has no state of its own to save (it yields what it yields), and it cannot be split
     between ranks.
+
+    Examples
+    --------
+    >>> batches = [(torch.zeros(2, 3), torch.tensor([0, 1]))] * 3
+    >>> len(IterableSource(batches)), IterableSource(batches).state_dict()
+    (3, {})
     """
 
     def __init__(self, batches: Iterable[Any]) -> None:
