@@ -19,6 +19,7 @@ from nnkit.distributed import teardown
 from nnkit.models import MnistCNN
 from nnkit.runtime import Runtime
 from nnkit.train import fit
+from tests._data import PairDataset
 
 
 def data(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,6 +82,31 @@ def main() -> None:
             callbacks=[NewEpoch()],
         )  # ids as labels
         (out / f"seen{rank}.json").write_text(json.dumps(seen))
+        # a map-style Dataset is split between the ranks too, and a step budget that ends
+        # between two synchronisations stops every rank at the same step
+        seen.clear()
+        steps: list[int] = []
+
+        class Steps(Callback):
+            def on_batch_end(self, state: TrainState) -> None:
+                steps.append(state.global_step)
+
+        history = fit(
+            model,
+            PairDataset(x, ids),
+            max_steps=3,
+            batch_size=16,
+            optimizer="sgd",
+            lr=1e-9,
+            seed=4,
+            device="cpu",
+            progress=False,
+            runtime=Runtime(distributed=True),
+            loss=recording_loss,
+            callbacks=[NewEpoch(), Steps()],
+        )
+        result = {"steps": steps, "ids": seen[0], "stop": history.stop_reason}
+        (out / f"budget{rank}.json").write_text(json.dumps(result))
     elif scenario == "fail":
         fit(
             model,

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 from nnkit.callbacks import Callback, EarlyStopping, ModelCheckpoint, TrainState
 from nnkit.history import History
@@ -32,6 +32,7 @@ from nnkit.schedules import Cosine, ReduceOnPlateau
 from nnkit.text import Vocab
 from nnkit.text import train as train_text
 from nnkit.train import fit
+from tests._data import PairDataset
 
 KINDS = ("tensors", "tensordataset", "dataset", "dataloader", "text")
 KILL_EPOCH, KILL_STEP = 3, 3
@@ -43,19 +44,6 @@ class KillAt(Callback):
     def on_batch_end(self, state: TrainState) -> None:
         if (state.epoch, state.step) == (KILL_EPOCH, KILL_STEP):
             os.kill(os.getpid(), signal.SIGKILL)
-
-
-class PairDataset(Dataset[tuple[torch.Tensor, int]]):
-    """A plain map-style dataset (goes through nnkit's DataLoader-backed source)."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.x[i], int(self.y[i])
 
 
 def points(n: int, seed: int, shift: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -114,6 +114,11 @@ def test_each_epoch_visits_every_sample_once_across_ranks(tmp_path: Path) -> Non
         assert sorted(ids) == list(range(201))
         assert not set(seen[0][epoch]) & set(seen[1][epoch])
     assert seen[0][0] != seen[0][1]  # reshuffled every epoch
+    budget = [json.loads((tmp_path / f"budget{r}.json").read_text()) for r in (0, 1)]
+    for rank in budget:
+        assert rank["steps"] == [1, 2, 3] and rank["stop"] == "max_steps"
+        assert len(rank["ids"]) == 3 * 16
+    assert not set(budget[0]["ids"]) & set(budget[1]["ids"])  # a Dataset, split between ranks
 
 
 @pytest.mark.slow

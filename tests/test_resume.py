@@ -3,6 +3,7 @@ bit for bit as the uninterrupted run, for every kind of data, with stateful call
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -20,16 +21,19 @@ from nnkit.train import fit
 from ._resume_worker import KILL_EPOCH, KINDS
 
 WORKER = Path(__file__).with_name("_resume_worker.py")
+ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"seconds", "samples_per_second"}
 
 
 def worker(kind: str, out: Path, mode: str) -> subprocess.CompletedProcess[str]:
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, str(WORKER), kind, str(out), mode],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env={**os.environ, "PYTHONPATH": path},
     )
 
 

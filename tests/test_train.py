@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from nnkit.callbacks import Callback, TrainState
 from nnkit.checkpoint import load_checkpoint
@@ -21,6 +20,7 @@ from nnkit.models import MnistCNN
 from nnkit.runtime import Runtime
 from nnkit.train import FAST_RECIPE, evaluate, fit
 
+from ._data import PairDataset
 from .conftest import requires_cuda
 
 
@@ -463,25 +463,14 @@ def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None
     assert captured.out == "" and "epoch 1/1" in captured.err
 
 
-class _PlainDataset(Dataset[tuple[torch.Tensor, int]]):
-    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.x[i], int(self.y[i])
-
-
 def test_accepted_data_kinds() -> None:
     x, y = blobs(48)
     for data in (
         (x, y),
         torch.utils.data.TensorDataset(x, y),
-        _PlainDataset(x, y),
+        PairDataset(x, y),
         [(x[i : i + 16], y[i : i + 16]) for i in range(0, 48, 16)],
-        torch.utils.data.DataLoader(_PlainDataset(x, y), batch_size=16),
+        torch.utils.data.DataLoader(PairDataset(x, y), batch_size=16),
     ):
         history = fit(mlp(), data, test=data, epochs=1, device="cpu", progress=False)
         assert history.last is not None and history.last.test_accuracy is not None

@@ -238,7 +238,10 @@ def run_epoch(
             stop = s.budget.exhausted(state.global_step, state.elapsed) or (
                 "callback" if state.stop_training else None
             )
-            # ranks agree every sync_every steps; a single process stops at once
+            # the step budget ends every rank at the same step; on time and callbacks the ranks
+            # agree every sync_every steps; a single process stops at once
+            if stop == "max_steps":
+                break
             if rt.dist is None or synced:
                 stop = agree(stop, rt.dist)
                 if stop is not None:

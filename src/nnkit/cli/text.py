@@ -71,7 +71,7 @@ def add_parser(sub: Any) -> None:
     gen.add_argument("--top-k", type=int, default=None, help="sample among the k most likely")
     gen.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
     gen.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    gen.set_defaults(func=run_generate, flags={"start": "--start"})
+    gen.set_defaults(func=run_generate)
 
     ev = actions.add_parser(
         "eval",

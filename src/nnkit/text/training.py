@@ -9,7 +9,6 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .._device import resolve_device
 from .._validate import fail, is_int
 from ..callbacks import Callback, KeepBest, TrainState
 from ..history import EpochRecord, History
@@ -182,7 +181,7 @@ def train(
         )
     if patience is not None and (not is_int(patience) or patience < 1):
         raise fail("patience", f"patience must be a positive integer or None, got {patience!r}")
-    dev = resolve_device(device if device is not None else (runtime or Runtime()).device)
+    dev = (runtime or Runtime()).with_device(device).start(join=False).device  # for the streams
     train_pieces, val_pieces = split_text(text, val_fraction, mode=split)
     train_ids = vocab.encode("".join(train_pieces))
     val_ids = vocab.encode("".join(val_pieces))
