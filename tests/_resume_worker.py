@@ -38,6 +38,16 @@ KINDS = ("tensors", "tensordataset", "dataset", "dataloader", "text")
 KILL_EPOCH, KILL_STEP = 3, 3
 
 
+class KeepOptimizerState(Callback):
+    """The optimizer's final state, whoever built the optimizer (``text.train`` does)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {}
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.state = state.optimizer.state_dict()
+
+
 class KillAt(Callback):
     """SIGKILL the process after step ``KILL_STEP`` of epoch ``KILL_EPOCH``: a hard crash."""
 
@@ -72,9 +82,11 @@ def data(kind: str) -> Any:
 def run(kind: str, out: Path, mode: str) -> None:
     ck = out / "ck.pt" if mode != "straight" else None
     best = out / ("straight-best.pt" if mode == "straight" else "resumed-best.pt")
+    optimizer = KeepOptimizerState()
     callbacks: list[Callback] = [
         ModelCheckpoint(best, save_best_only=True),
         EarlyStopping("test_loss", patience=2, restore_best=True),
+        optimizer,
     ]
     if mode == "killed":
         callbacks.append(KillAt())
@@ -95,28 +107,27 @@ def run(kind: str, out: Path, mode: str) -> None:
             net, text, vocab=vocab, epochs=8, seq_len=16, batch_size=8, lr=0.02, seed=4, **common
         )
         trained: nn.Module = net
-        optimizer_state = None
     else:
         trained = model()
-        history, optimizer_state = _fit(trained, kind, common)
+        history = _fit(trained, kind, common)
     if mode != "killed":
         torch.save(
             {
                 "model": trained.state_dict(),
-                "optimizer": optimizer_state,
+                "optimizer": optimizer.state,
                 "history": history.to_dict(),
             },
             out / f"{mode if mode == 'straight' else 'resumed'}.pt",
         )
 
 
-def _fit(net: nn.Module, kind: str, common: dict[str, Any]) -> tuple[History, Any]:
+def _fit(net: nn.Module, kind: str, common: dict[str, Any]) -> History:
     opt = torch.optim.AdamW(net.parameters(), lr=0.02)
     if kind == "tensordataset":  # a PyTorch scheduler stepped every batch
         scheduler: Any = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.02, total_steps=40)
     else:  # an nnkit schedule with plateau state
         scheduler = ReduceOnPlateau(Cosine(floor=0.1), patience=1, min_scale=None)
-    history = fit(
+    return fit(
         net,
         data(kind),
         test=points(64, 2, shift=1),
@@ -127,7 +138,6 @@ def _fit(net: nn.Module, kind: str, common: dict[str, Any]) -> tuple[History, An
         scheduler=scheduler,
         **common,
     )
-    return history, opt.state_dict()
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(kind: str, tmp_path: Pat
     a = torch.load(tmp_path / "straight.pt", weights_only=True)
     b = torch.load(tmp_path / "resumed.pt", weights_only=True)
     assert_identical(a["model"], b["model"], "model")
+    assert a["optimizer"]["state"], "the optimizer's state was recorded"
     assert_identical(a["optimizer"], b["optimizer"], "optimizer")
     assert_identical(without_timing(a["history"]), without_timing(b["history"]), "history")
     # ModelCheckpoint(save_best_only=True): the resumed run kept the same best file
