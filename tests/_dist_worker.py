@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ import torch
 from nnkit.callbacks import Callback, TrainState
 from nnkit.data import load_mnist_sample
 from nnkit.distributed import teardown
+from nnkit.errors import DistributedTimeoutError
 from nnkit.models import MnistCNN
 from nnkit.runtime import Runtime
 from nnkit.train import fit
@@ -25,6 +27,14 @@ from tests._data import PairDataset
 def data(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     ds = load_mnist_sample(train=False)
     return ds.images[:n].unsqueeze(1).float() / 255, ds.labels[:n]
+
+
+class StallAt(Callback):
+    """Rank 1 stops answering (a long pause, not a crash) at step 3."""
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if state.step == 3 and int(os.environ["RANK"]) == 1:
+            time.sleep(120)
 
 
 class FailAt(Callback):
@@ -107,6 +117,21 @@ def main() -> None:
         )
         result = {"steps": steps, "ids": seen[0], "stop": history.stop_reason}
         (out / f"budget{rank}.json").write_text(json.dumps(result))
+    elif scenario == "stall":
+        try:
+            fit(
+                model,
+                (x, y),
+                epochs=5,
+                batch_size=4,
+                device="cpu",
+                progress=False,
+                runtime=Runtime(distributed=True, dist_timeout=5),
+                callbacks=[StallAt()],
+            )
+        except DistributedTimeoutError as exc:
+            (out / f"timeout{rank}.txt").write_text(str(exc))
+            raise
     elif scenario == "fail":
         fit(
             model,

@@ -131,6 +131,18 @@ def test_a_failing_rank_ends_the_run_quickly(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_stalled_rank_ends_the_job_after_the_timeout_and_is_named(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    result = torchrun(str(WORKER), "stall", str(tmp_path), timeout=200)
+    elapsed = time.perf_counter() - started
+    assert result.returncode != 0
+    # rank 1 sleeps 120 s; with dist_timeout=5 the job ends long before that
+    assert elapsed < 60, elapsed
+    message = (tmp_path / "timeout0.txt").read_text()
+    assert "rank 0 waited more than 5 s" in message and "rank 1 stopped answering" in message
+
+
+@pytest.mark.slow
 def test_cli_runs_unchanged_under_torchrun(tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     result = torchrun(

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from nnkit import losses
+from nnkit.errors import InvalidArgumentError
 
 
 def test_cross_entropy_matches_torch_for_classes_and_sequences() -> None:
@@ -203,3 +204,9 @@ def test_fit_accepts_every_classification_loss_by_name() -> None:
         )
         assert history.last is not None and history.last.train_accuracy is not None
         assert history.last.train_accuracy > 0.9, name
+
+
+def test_a_class_target_outside_the_scores_is_named() -> None:
+    for loss in (losses.cross_entropy, losses.nll):
+        with pytest.raises(InvalidArgumentError, match=r"must lie in \[0, 10\).*got 12"):
+            loss(torch.zeros(3, 10), torch.tensor([1, 12, 3]))

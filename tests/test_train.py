@@ -494,6 +494,7 @@ def test_accepted_data_kinds() -> None:
         ({"grad_clip": -1.0}, "grad_clip", "grad_clip must be positive"),
         ({"grad_clip": float("nan")}, "grad_clip", "grad_clip must be a number, got nan"),
         ({"lr": -0.1}, "lr", "lr must be positive"),
+        ({"lr": "abc"}, "lr", "lr must be a number, got 'abc'"),
         ({"weight_decay": -1}, "weight_decay", "weight_decay must be a finite number >= 0"),
         ({"batch_size": 0}, "batch_size", "batch_size must be a positive integer"),
         ({"device": "gpu"}, "device", "device must be"),

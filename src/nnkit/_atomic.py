@@ -1,13 +1,29 @@
-"""Atomic file writes: write to a temporary file in the same folder, then ``os.replace`` it."""
+"""Atomic file writes: write to a temporary file in the same folder, then ``os.replace`` it.
+
+What a reader can rely on: ``path`` holds either its previous content or the new content in
+full, never a mix, whatever happens during the write (an exception, Ctrl-C, a crash of the
+process, ``kill -9``). The new content is flushed to disk (``fsync``) before the rename, and the
+folder after it. The temporary file is named ``.NAME.PID.RANDOM.tmp``; an exception removes it
+at once, and a process killed while writing leaves it behind, so every later write to the same
+target first removes the temporary files of processes that no longer run. A file that already
+exists keeps its permission bits (a checkpoint made private with mode 0600 stays private); a new
+file gets the usual 0666 less the umask.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+#: Temporary files of a writer whose process id cannot be read (an older nnkit) count as stale
+#: after this many seconds.
+_LEGACY_STALE_SECONDS = 3600.0
 
 
 def _umask() -> int:
@@ -16,23 +32,86 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete the temporary files that killed writers left beside ``target``; return them."""
+    removed = []
+    for candidate in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        middle = candidate.name[len(target.name) + 2 : -len(".tmp")]
+        pid_text, _, _ = middle.partition(".")
+        try:
+            stale = (
+                not _alive(int(pid_text))
+                if pid_text.isdigit()
+                else (time.time() - candidate.stat().st_mtime > _LEGACY_STALE_SECONDS)
+            )
+        except FileNotFoundError:  # its writer just finished
+            continue
+        if stale:
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _fsync(path: str | Path, *, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if directory:  # some file systems cannot open a folder: nothing more to do
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Iterator[str]:
     """A temporary path beside ``path`` that replaces ``path`` only if the block finishes.
 
     For writers that want a file name rather than a handle (matplotlib's animation writers).
-    If the block raises (or the process dies), ``path`` keeps its previous content and the
-    temporary file is removed. The result gets the usual permissions (0666 less the umask),
-    not the 0600 of a temporary file.
+    If the block raises, ``path`` keeps its previous content and the temporary file is removed;
+    if the process dies, the next write to ``path`` removes it. See the module's description.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=suffix, dir=target.parent
+    )
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        _fsync(tmp)
         os.replace(tmp, target)
+        _fsync(target.parent, directory=True)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -44,8 +123,6 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Open a temporary binary file that replaces ``path`` only if the block finishes."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
@@ -19,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from ._device import resolve_device
-from .errors import InvalidArgumentError
+from .errors import DistributedTimeoutError, InvalidArgumentError
 
 __all__ = [
     "DistContext",
@@ -31,6 +32,10 @@ __all__ = [
 ]
 
 DistributedArg = bool | Literal["auto"]
+#: Seconds a rank waits for the others in one collective before the job fails. Ranks meet at
+#: every training step and after every epoch, so the longest wait is a step, an evaluation or
+#: rank 0 writing a checkpoint; five minutes leaves room for all of them on a slow disk.
+DEFAULT_TIMEOUT = 300.0
 T = TypeVar("T")
 _TORCHRUN_HINT = (
     "torchrun --standalone --nproc_per_node=2 your_script.py "
@@ -78,6 +83,38 @@ class DistContext:
     world_size: int
     local_rank: int
     device: torch.device
+    timeout: float = DEFAULT_TIMEOUT
+
+    def missing_ranks(self, wait: float = 10.0) -> str:
+        """Which ranks do not answer now, in words (called after a collective timed out).
+
+        Every rank that is still running meets at a barrier of a separate gloo group (with
+        ``wait`` seconds of patience); rank 0 learns which ranks did not come.
+        """
+        try:
+            dist.monitored_barrier(
+                group=_monitor_group(), timeout=timedelta(seconds=wait), wait_all_ranks=True
+            )
+        except RuntimeError as exc:
+            found = re.search(r"Ranks? ([\d, ]+) failed to pass", str(exc))
+            if found:
+                ranks = found.group(1).strip()
+                return f"rank {ranks} stopped answering"
+            if "from rank 0" in str(exc):
+                return "rank 0 names the rank that stopped answering in its own error"
+            return f"the ranks could not be asked ({exc})"
+        return "every rank answers again: one was slower than the timeout, not stopped"
+
+    def timeout_error(self, exc: BaseException, where: str) -> DistributedTimeoutError:
+        """A :class:`DistributedTimeoutError` for a collective that timed out at ``where``."""
+        missing = self.missing_ranks()
+        return DistributedTimeoutError(
+            f"rank {self.rank} waited more than {self.timeout:g} s for the other ranks ({where}): "
+            f"{missing}. A rank that stalls ends the job after Runtime(dist_timeout=...) "
+            "seconds; raise it if an evaluation or a checkpoint write takes longer",
+            rank=self.rank,
+            missing=missing,
+        )
 
     @property
     def is_main(self) -> bool:
@@ -108,6 +145,21 @@ class DistContext:
         return cast(T, box[0])
 
 
+_MONITOR: list[Any] = []
+
+
+def _monitor_group() -> Any:
+    """A gloo group beside the training group, for asking which ranks still answer."""
+    if not _MONITOR:
+        _MONITOR.append(dist.new_group(backend="gloo"))
+    return _MONITOR[0]
+
+
+def timed_out(exc: BaseException) -> bool:
+    """True for the error a collective raises when a peer did not answer in time."""
+    return isinstance(exc, RuntimeError) and "timed out" in str(exc).lower()
+
+
 def teardown(*, wait_for_peers: bool = False) -> None:
     """Leave the process group, if this process is in one.
 
@@ -124,10 +176,16 @@ def teardown(*, wait_for_peers: bool = False) -> None:
         # interpreter shutdown, the process aborts ("terminate called without an active
         # exception"). Collect it while the interpreter is still whole.
         gc.collect()
+        _MONITOR.clear()
         dist.destroy_process_group()
 
 
-def setup(distributed: DistributedArg, device: str | torch.device | None) -> DistContext | None:
+def setup(
+    distributed: DistributedArg,
+    device: str | torch.device | None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> DistContext | None:
     """Join the torchrun process group when asked to (or, with ``"auto"``, when started so).
 
     Parameters
@@ -137,6 +195,9 @@ def setup(distributed: DistributedArg, device: str | torch.device | None) -> Dis
         ``False``: never. ``True``: always, and an error outside torchrun.
     device : str or torch.device, optional
         ``None`` or ``"cuda"`` mean this rank's ``cuda:LOCAL_RANK`` when CUDA is available.
+    timeout : float
+        Seconds a rank waits for the others in a collective (:data:`DEFAULT_TIMEOUT`) before
+        the run fails; a rank that stalls then ends the job instead of hanging it.
 
     Returns
     -------
@@ -174,8 +235,9 @@ def setup(distributed: DistributedArg, device: str | torch.device | None) -> Dis
         backend = "nccl" if dev.type == "cuda" else "gloo"
         dist.init_process_group(
             backend,
-            timeout=timedelta(minutes=10),
+            timeout=timedelta(seconds=timeout),
             device_id=dev if dev.type == "cuda" else None,
         )
         atexit.register(teardown)
-    return DistContext(rank, size, local_rank, dev)
+    _monitor_group()  # every rank creates it now, in the same order (once per process group)
+    return DistContext(rank, size, local_rank, dev, timeout)

@@ -14,6 +14,7 @@ __all__ = [
     "ChecksumError",
     "DataFormatError",
     "DataNotFoundError",
+    "DistributedTimeoutError",
     "DownloadError",
     "InvalidArgumentError",
     "NnkitError",
@@ -74,6 +75,30 @@ class DownloadError(NnkitError, OSError):
 
 class CheckpointError(NnkitError, ValueError):
     """A checkpoint file is missing, unreadable or does not match the model being trained."""
+
+
+class DistributedTimeoutError(NnkitError, RuntimeError):
+    """A rank of a torchrun job waited longer than ``Runtime(dist_timeout=...)`` for the others.
+
+    Attributes
+    ----------
+    rank : int
+        The rank that raised it (it was waiting).
+    missing : str
+        Which rank stopped answering, in words, as the ranks found out after the timeout.
+    """
+
+    def __init__(self, message: str, *, rank: int, missing: str) -> None:
+        super().__init__(message)
+        self.rank = rank
+        self.missing = missing
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_timeout_error, (str(self), self.rank, self.missing))
+
+
+def _rebuild_timeout_error(message: str, rank: int, missing: str) -> DistributedTimeoutError:
+    return DistributedTimeoutError(message, rank=rank, missing=missing)
 
 
 class TrainingDivergedError(NnkitError, FloatingPointError):

@@ -61,7 +61,9 @@ def compare_depths(
     Returns
     -------
     dict of int to History
-        ``{depth: history}`` in the order given.
+        ``{depth: history}`` in the order given. Ctrl-C stops the whole comparison: the
+        depths that finished are returned, the one in progress with the epochs it finished
+        (``history.interrupted``), the others not at all.
 
     Examples
     --------
@@ -82,10 +84,15 @@ def compare_depths(
     train = load_mnist_sample(train=True) if train is None else train
     test = load_mnist_sample(train=False) if test is None else test
     results: dict[int, History] = {}
-    for depth in depths:
-        torch.manual_seed(seed)
-        model = MnistCNN(depth)
-        results[depth] = fit(model, train, test=test, epochs=epochs, seed=seed, **fit_kwargs)
+    try:
+        for depth in depths:
+            torch.manual_seed(seed)
+            model = MnistCNN(depth)
+            results[depth] = fit(model, train, test=test, epochs=epochs, seed=seed, **fit_kwargs)
+            if results[depth].interrupted:
+                break  # one Ctrl-C stops the whole comparison
+    except KeyboardInterrupt:  # pressed between two runs
+        pass
     return results
 
 

@@ -76,6 +76,17 @@ def _flatten_classes(
     return logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
 
 
+def _class_out_of_range(logits: torch.Tensor, targets: torch.Tensor) -> InvalidArgumentError:
+    classes = logits.shape[-1]
+    bad = targets[(targets < 0) | (targets >= classes)]
+    found = int(bad[0]) if bad.numel() else "?"
+    return InvalidArgumentError(
+        f"class targets must lie in [0, {classes}) for {classes} class scores, got {found}; "
+        f"the model's output has too few classes, or the labels need remapping",
+        parameter="targets",
+    )
+
+
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     r"""Categorical cross entropy of raw scores, mean over samples (and time steps).
 
@@ -94,7 +105,10 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     1.3863
     """
     flat_logits, flat_targets = _flatten_classes(logits, targets)
-    return F.cross_entropy(flat_logits, flat_targets)
+    try:
+        return F.cross_entropy(flat_logits, flat_targets)
+    except IndexError:  # a class outside [0, C) (the CPU says so; CUDA asserts on the device)
+        raise _class_out_of_range(flat_logits, flat_targets) from None
 
 
 def nll(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -109,7 +123,10 @@ def nll(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     1.3863
     """
     flat, flat_targets = _flatten_classes(log_probs, targets)
-    return F.nll_loss(flat, flat_targets)
+    try:
+        return F.nll_loss(flat, flat_targets)
+    except IndexError:
+        raise _class_out_of_range(flat, flat_targets) from None
 
 
 def binary_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

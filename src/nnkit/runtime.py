@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from ._device import resolve_device
-from ._validate import boolean, fail, one_of
-from .distributed import DistContext
+from ._validate import boolean, fail, one_of, positive_float
+from .distributed import DEFAULT_TIMEOUT, DistContext
 from .distributed import setup as setup_distributed
 
 __all__ = ["ActiveRuntime", "DeviceArg", "Runtime"]
@@ -54,6 +54,11 @@ class Runtime:
         torchrun with ``WORLD_SIZE`` > 1, join the process group (gloo on the CPU, NCCL on CUDA,
         one GPU per ``LOCAL_RANK``) and wrap the model in ``DistributedDataParallel``. ``False``
         forces a single process; ``True`` outside torchrun is an error.
+    dist_timeout : float
+        Under torchrun, seconds a rank waits for the others before the job fails with an error
+        that names the rank that stopped answering (default
+        :data:`nnkit.distributed.DEFAULT_TIMEOUT`, five minutes). Raise it when an evaluation or
+        a checkpoint write on rank 0 can take longer.
 
     Examples
     --------
@@ -70,11 +75,13 @@ class Runtime:
     channels_last: bool = False
     compile: bool = False
     distributed: bool | Literal["auto"] = "auto"
+    dist_timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
         for name in ("amp", "channels_last", "compile"):
             boolean(getattr(self, name), name, what="Runtime")
         one_of(self.distributed, "distributed", (True, False, "auto"), what="Runtime")
+        positive_float(self.dist_timeout, "dist_timeout", what="Runtime")
         if self.device is not None and not isinstance(self.device, str | torch.device):
             raise fail(
                 "device",
@@ -95,7 +102,11 @@ class Runtime:
 
     def start(self, *, join: bool = True) -> ActiveRuntime:
         """Resolve the device and, with ``join`` (``fit``), join the torchrun process group."""
-        dist = setup_distributed(self.distributed, self.device) if join else None
+        dist = (
+            setup_distributed(self.distributed, self.device, timeout=self.dist_timeout)
+            if join
+            else None
+        )
         device = dist.device if dist is not None else resolve_device(self.device)
         return ActiveRuntime(device, self.amp, self.channels_last, self.compile, dist)
 

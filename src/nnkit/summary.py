@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ._device import resolve_device
+from ._validate import is_int
 from .errors import InvalidArgumentError
 
 __all__ = [
@@ -266,6 +267,12 @@ def summary(
             own[name or "(model)"] = own.get(name or "(model)", 0) + count
     outputs: dict[str, tuple[tuple[int, ...], int]] = {}
     if input_size is not None:
+        if not all(is_int(d) and d > 0 for d in input_size):
+            raise InvalidArgumentError(
+                f"input_size must be positive integers such as (1, 1, 28, 28), got "
+                f"{tuple(input_size)!r}",
+                parameter="input_size",
+            )
         dev = resolve_device(device)
         handles = []
         for name, module in leaves:

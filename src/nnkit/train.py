@@ -36,10 +36,11 @@ from ._validate import (
 )
 from .callbacks import Callback, TrainState
 from .data.sources import BatchSource, DataLike, make_source
+from .distributed import timed_out
 from .evaluation import Evaluation, evaluate, evaluate_source
 from .history import EpochRecord, History, StopReason
 from .metrics import MetricsArg, as_metrics
-from .optimizers import OptimizerName, build_optimizer
+from .optimizers import OptimizerName, build_optimizer, optimizer_class
 from .runtime import ActiveRuntime, DeviceArg, Runtime
 from .schedules import SchedulerArg, SchedulerName
 
@@ -232,6 +233,9 @@ def fit(
         The loss became NaN or infinite (the error names the epoch and step).
     nnkit.errors.CheckpointError
         ``resume`` found a checkpoint that does not fit this model, optimizer or data.
+    nnkit.errors.DistributedTimeoutError
+        Under torchrun, another rank did not answer within ``Runtime(dist_timeout=...)``
+        seconds (the error names it).
 
     Examples
     --------
@@ -254,6 +258,10 @@ def fit(
     positive_int(batch_size, "batch_size")
     positive_int(test_batch_size, "test_batch_size")
     non_negative_float(weight_decay, "weight_decay")
+    if lr is not None:
+        positive_float(lr, "lr")
+    if isinstance(optimizer, str):
+        optimizer_class(optimizer)  # an unknown name fails here, before anything is touched
     for name, flag in (("shuffle", shuffle), ("progress", progress), ("resume", resume)):
         boolean(flag, name)
     if resume and checkpoint is None:
@@ -349,6 +357,11 @@ def fit(
             epoch += 1
     except KeyboardInterrupt:
         reason = "interrupted"
+    except RuntimeError as exc:
+        if rt.dist is not None and timed_out(exc):
+            where = f"epoch {state.epoch}, step {state.step}"
+            raise rt.dist.timeout_error(exc, where) from exc
+        raise
     finally:
         history.stop_reason = reason
         for cb in callbacks:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nnkit.errors import InvalidArgumentError
 from nnkit.models import CharRNN, NotesRNN
 
 
@@ -60,7 +61,7 @@ def test_bad_input() -> None:
         ValueError, match=r"int64 ids of shape \(B, T\), got torch.float32 \(2, 3\)"
     ):
         CharRNN(10, hidden_size=4)(torch.zeros(2, 3))
-    with pytest.raises(ValueError, match="not a tuple"):
+    with pytest.raises(ValueError, match=r"state must be one tensor of shape \(1, 4\).*got tuple"):
         CharRNN(10, cell="seed", hidden_size=4)(
             torch.zeros(1, 2, dtype=torch.long), (torch.zeros(1), torch.zeros(1))
         )
@@ -115,3 +116,22 @@ def test_features_are_what_the_read_out_sees() -> None:
     assert isinstance(state, torch.Tensor) and torch.equal(state, expected_state)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="seed cell has no separate read-out"):
         CharRNN(15, cell="seed", hidden_size=8).features(ids)
+
+
+def test_ids_and_states_that_do_not_fit_are_named() -> None:
+    model = CharRNN(5, hidden_size=4, num_layers=1)
+    with pytest.raises(
+        InvalidArgumentError, match=r"ids must lie in \[0, 5\).*got values from 1 to 7"
+    ):
+        model(torch.tensor([[1, 7]]))
+    with pytest.raises(
+        InvalidArgumentError, match=r"state must be one tensor of shape \(1, 1, 4\)"
+    ):
+        model(torch.tensor([[1, 2]]), torch.zeros(2, 1, 4))
+    lstm = CharRNN(5, cell="lstm", hidden_size=4, num_layers=2)
+    _, state = lstm(torch.tensor([[1, 2]]))
+    with pytest.raises(InvalidArgumentError, match=r"a pair of tensors \(h, c\) of shape"):
+        lstm(torch.tensor([[1]]), state[0])
+    seed = CharRNN(5, cell="seed", hidden_size=4)
+    with pytest.raises(InvalidArgumentError, match=r"ids must lie in \[0, 5\)"):
+        seed(torch.tensor([[1, 9]]))

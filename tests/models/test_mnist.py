@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nnkit.errors import InvalidArgumentError
 from nnkit.models import MnistCNN, NotesNet
 
 NOTES_SHAPES = [
@@ -79,3 +80,10 @@ def test_bad_input_shape(shape: tuple[int, ...]) -> None:
         ValueError, match=rf"expects input of shape \(N, 1, 28, 28\), got {expected}"
     ):
         MnistCNN(2)(torch.zeros(shape))
+
+
+def test_messages_name_what_was_expected() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"depth must be one of \(1, 2, 3\), got 2.0"):
+        MnistCNN(2.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"floating-point images, got torch.uint8"):
+        MnistCNN(1)(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))

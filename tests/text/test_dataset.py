@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnkit.errors import DataFormatError
+from nnkit.errors import DataFormatError, InvalidArgumentError
 from nnkit.text import CharDataset, read_text, split_text
 
 
@@ -63,3 +63,10 @@ def test_bad_input(tmp_path: Path) -> None:
         read_text(tmp_path / "empty.txt")
     (tmp_path / "bom.txt").write_bytes("\ufeff吾輩".encode())
     assert read_text(tmp_path / "bom.txt") == "吾輩"
+
+
+def test_a_text_too_short_to_split_says_how_long_it_must_be() -> None:
+    with pytest.raises(InvalidArgumentError, match="at least 20 characters for an interleaved"):
+        split_text("a")
+    with pytest.raises(InvalidArgumentError, match="at least 2 characters for a tail split"):
+        split_text("a", mode="tail")

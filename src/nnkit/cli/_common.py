@@ -6,8 +6,12 @@ import argparse
 import io
 import os
 import sys
+import tempfile
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 from typing import NoReturn
 
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
 from .._atomic import atomic_write_bytes, atomic_write_text
@@ -44,13 +48,65 @@ def make_parser_class() -> type[argparse.ArgumentParser]:
     return Parser
 
 
+#: The formats a figure can be saved in, by file suffix (a name without one is a PNG).
+FIGURE_FORMATS = frozenset(FigureCanvasBase.get_supported_filetypes())
+
+
+def _figure_format(path: str | os.PathLike[str]) -> str:
+    suffix = Path(path).suffix.lower().lstrip(".")
+    return suffix or "png"
+
+
+def check_output(
+    path: str | os.PathLike[str] | None,
+    flag: str,
+    *,
+    formats: Collection[str] | None = None,
+) -> None:
+    """Before any long work: ``path`` can be written (its folder exists or can be made, and
+    takes a file), and its suffix names one of ``formats``; else a :class:`UsageError` naming
+    the flag. Under torchrun only rank 0 writes, so only rank 0 looks at the folder."""
+    if path is None:
+        return
+    p = Path(path)
+    if formats is not None and _figure_format(p) not in formats:
+        raise UsageError(
+            f"argument {flag}: cannot write {p}: unknown format {p.suffix!r}, expected one of "
+            f"{', '.join('.' + f for f in sorted(formats))}"
+        )
+    if p.is_dir():
+        raise UsageError(f"argument {flag}: {p} is a folder, expected a file name")
+    if not is_main_process():
+        return
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.probe."):
+            pass
+    except OSError as exc:
+        raise UsageError(f"argument {flag}: cannot write {p}: {exc.strerror or exc}") from None
+
+
+def write_outputs(outputs: Sequence[tuple[str, str | os.PathLike[str], Callable[[], None]]]) -> int:
+    """Write every ``(what, path, write)`` in turn: one failing write does not stop the others
+    (what was produced is kept); returns the number that failed, each reported on one line."""
+    failed = 0
+    for what, path, write in outputs:
+        try:
+            write()
+        except (OSError, ValueError) as exc:
+            failed += 1
+            print(f"nnkit: error: could not write {what} to {path}: {exc}", file=sys.stderr)
+        else:
+            say(f"{what} written to {path}")
+    return failed
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
     """Save a figure atomically, in the format its suffix names (rank 0 only under torchrun)."""
     if not is_main_process():
         return
     buffer = io.BytesIO()
-    suffix = os.fspath(path).rsplit(".", 1)[-1].lower() if "." in os.fspath(path) else "png"
-    fig.savefig(buffer, format=suffix, dpi=120)
+    fig.savefig(buffer, format=_figure_format(path), dpi=120)
     atomic_write_bytes(path, buffer.getvalue())
 
 

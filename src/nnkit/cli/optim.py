@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from ..distributed import is_main_process
-from ..optim_viz import NOTES_OPTIMIZERS, animate, compare, plot, plot_values, save_trajectories
+from ..optim_viz import (
+    NOTES_OPTIMIZERS,
+    Trajectory,
+    animate,
+    compare,
+    plot,
+    plot_values,
+    save_trajectories,
+)
 from ..optimizers import OPTIMIZER_NAMES
 from ..surfaces import SURFACE_NAMES
-from ._common import save_figure, say
+from ._common import FIGURE_FORMATS, check_output, save_figure, say, write_outputs
 
 
 def _lr(text: str) -> float | str:
@@ -75,19 +84,30 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", formats=FIGURE_FORMATS)
+    check_output(args.values, "--values", formats=FIGURE_FORMATS)
+    check_output(args.gif, "--gif", formats={"gif"})
+    check_output(args.json, "--json")
     paths = compare(args.optimizers, fn=args.fn, start=args.start, lr=args.lr, steps=args.steps)
     for name, t in paths.items():
         status = "diverged" if t.diverged else f"f = {float(t.values[-1]):.3g}"
         say(f"{name:<9} lr {t.lr:<8.3g} end ({t.end[0]: .4g}, {t.end[1]: .4g})  {status}")
-    save_figure(plot(paths, kind=args.kind), args.out)
-    say(f"figure written to {args.out}")
-    if args.values:
-        save_figure(plot_values(paths), args.values)
-        say(f"values figure written to {args.values}")
-    if args.gif and is_main_process():
-        animate(paths, args.gif)
-        say(f"animation written to {args.gif}")
+    outputs: list[tuple[str, str, Callable[[], None]]] = []
     if args.json and is_main_process():
-        save_trajectories(paths, args.json)
-        say(f"trajectories written to {args.json}")
-    return 0
+        outputs.append(("trajectories", args.json, lambda: _save_json(paths, args.json)))
+    outputs.append(("figure", args.out, lambda: save_figure(plot(paths, kind=args.kind), args.out)))
+    if args.values:
+        outputs.append(
+            ("values figure", args.values, lambda: save_figure(plot_values(paths), args.values))
+        )
+    if args.gif and is_main_process():
+        outputs.append(("animation", args.gif, lambda: _animate(paths, args.gif)))
+    return 1 if write_outputs(outputs) else 0
+
+
+def _animate(paths: dict[str, Trajectory], out: str) -> None:
+    animate(paths, out)
+
+
+def _save_json(paths: dict[str, Trajectory], out: str) -> None:
+    save_trajectories(paths, out)

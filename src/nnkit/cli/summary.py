@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--batch", type=int, default=1, help="batch size of the probe input")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, flags={"input_size": "--batch"})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..distributed import is_main_process
+from ..distributed import DEFAULT_TIMEOUT, is_main_process
 from ..models import CharRNN
 from ..models.char_rnn import CELLS
 from ..runtime import Runtime
 from ..text import Vocab, bits_per_char, generate, load, read_text, save, train
-from ._common import UsageError, say
+from ._common import UsageError, check_output, say, write_outputs
 
 
 def add_parser(sub: Any) -> None:
@@ -53,6 +55,13 @@ def add_parser(sub: Any) -> None:
     )
     tr.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    tr.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"under torchrun: seconds to wait for a rank that stopped answering before the job "
+        f"fails (default {DEFAULT_TIMEOUT:g})",
+    )
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.set_defaults(
         func=run_train,
@@ -88,6 +97,7 @@ def run_train(args: argparse.Namespace) -> int:
     # the library checks every other argument; minutes are the command line's own unit
     if not args.minutes > 0:
         raise UsageError(f"argument --minutes: must be positive, got {args.minutes}")
+    check_output(args.out, "--out")
     text = read_text(args.corpus)
     vocab = Vocab.from_text(text)
     say(f"corpus: {args.corpus} ({len(text):,} characters, {len(vocab) - 1:,} distinct)")
@@ -108,19 +118,37 @@ def run_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         weight_decay=args.weight_decay,
-        runtime=Runtime(amp=args.amp),
+        runtime=Runtime(amp=args.amp, dist_timeout=args.dist_timeout),
         device=args.device,
         seed=args.seed,
         progress=not args.quiet,
         report=True,
     )
-    if is_main_process():
-        save(args.out, model.cpu(), vocab)
     last = history.last
     if last is not None:
         say(f"validation: {last.extra['test_bpc']:.3f} bits/char after {len(history)} epochs")
-    say(f"model written to {args.out}")
-    return 0
+    failed = 0
+    if is_main_process():
+        model.cpu()
+        failed = write_outputs([("model", args.out, lambda: save(args.out, model, vocab))])
+        if failed:
+            _rescue(args.out, model, vocab)
+    if history.interrupted:
+        say("interrupted: the model holds the epochs that finished")
+        return 130
+    return 1 if failed else 0
+
+
+def _rescue(out: Path, model: CharRNN, vocab: Vocab) -> None:
+    """Minutes of training are not lost to a full disk or a folder that went away."""
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        target = folder / f"nnkit-rescued-{out.name}"
+        try:
+            save(target, model, vocab)
+        except OSError:
+            continue
+        print(f"nnkit: the model was written to {target} instead", file=sys.stderr)
+        return
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from .._atomic import atomic_write_bytes
 from ..errors import ChecksumError, DataFormatError, DataNotFoundError, DownloadError
-from .idx import read_idx_bytes
+from .idx import decompress, read_idx_bytes
 
 __all__ = [
     "MNIST_FILES",
@@ -64,6 +64,7 @@ SAMPLE_SHA256: dict[str, str] = {
 }
 
 _ENV_VAR = "NNKIT_DATA"
+_MAX_FILE_BYTES = 64 * 1024**2
 
 
 def default_data_root() -> Path:
@@ -104,13 +105,9 @@ def _locate(root: Path, name: str) -> Path | None:
 
 
 def _content(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataFormatError(f"{path}: not a valid gzip stream ({exc})") from exc
-    return raw
+    """A file's content, decompressed when it is gzip (at most 64 MB: MNIST's largest file is
+    47 MB, so anything bigger is not one of its files)."""
+    return decompress(path.read_bytes(), name=str(path), max_bytes=_MAX_FILE_BYTES)
 
 
 def _verify(content: bytes, name: str, expected: str, where: str) -> None:
@@ -235,7 +232,7 @@ def _download(base: Path, names: list[str]) -> None:
         for mirror in _mirrors():
             url = f"{mirror}{name}.gz"
             try:
-                content = gzip.decompress(_fetch(url))
+                content = decompress(_fetch(url), name=url, max_bytes=_MAX_FILE_BYTES)
                 _verify(content, name, MNIST_SHA256[name], url)
             except (urllib.error.URLError, OSError, EOFError, ValueError) as exc:
                 errors.append(f"{url}: {exc}")

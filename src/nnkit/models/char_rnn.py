@@ -159,19 +159,49 @@ class CharRNN(nn.Module):
         }
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        if ids.dim() != 2 or ids.dtype != torch.long:
-            raise InvalidArgumentError(
-                f"CharRNN expects int64 ids of shape (B, T), got {ids.dtype} {tuple(ids.shape)}"
-            )
+        self._check_inputs(ids, state)
         if self.seed_cell is not None:
-            if isinstance(state, tuple):
-                raise InvalidArgumentError(
-                    "the seed cell's state is one tensor (B, H), not a tuple"
-                )
-            log_probs, hidden = self.seed_cell(ids, state)
+            try:
+                log_probs, hidden = self.seed_cell(ids, state)
+            except IndexError:
+                raise self._ids_out_of_range(ids) from None
             return log_probs, hidden
         features, new_state = self.features(ids, state)
         return self.head(features), new_state
+
+    def _check_inputs(self, ids: torch.Tensor, state: State | None) -> None:
+        """Shapes and types only (no look at the values, so no device synchronisation)."""
+        if ids.dim() != 2 or ids.dtype != torch.long:
+            raise InvalidArgumentError(
+                f"CharRNN expects int64 ids of shape (B, T), got {ids.dtype} {tuple(ids.shape)}",
+                parameter="ids",
+            )
+        if state is None:
+            return
+        batch = ids.shape[0]
+        shape: tuple[int, ...] = (self.num_layers, batch, self.hidden_size)
+        kind = "a pair of tensors (h, c)" if self.cell == "lstm" else "one tensor"
+        if self.cell == "seed":
+            shape = (batch, self.hidden_size)
+        parts = state if isinstance(state, tuple) else (state,)
+        if (
+            len(parts) != (2 if self.cell == "lstm" else 1)
+            or isinstance(state, tuple) != (self.cell == "lstm")
+            or any(not isinstance(t, torch.Tensor) or tuple(t.shape) != shape for t in parts)
+        ):
+            got = ", ".join(str(tuple(getattr(t, "shape", ()))) for t in parts)
+            raise InvalidArgumentError(
+                f"CharRNN(cell={self.cell!r}) state must be {kind} of shape {shape} for a batch "
+                f"of {batch}, as the previous call returned; got {type(state).__name__} {got}",
+                parameter="state",
+            )
+
+    def _ids_out_of_range(self, ids: torch.Tensor) -> InvalidArgumentError:
+        return InvalidArgumentError(
+            f"CharRNN ids must lie in [0, {self.vocab_size}) (vocab_size), got values from "
+            f"{int(ids.min())} to {int(ids.max())}; encode text with the model's own Vocab",
+            parameter="ids",
+        )
 
     def features(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """What the read-out sees: the last layer's outputs after dropout, and the new state.
@@ -203,7 +233,10 @@ class CharRNN(nn.Module):
             raise InvalidArgumentError(
                 "the seed cell has no separate read-out: call the model instead"
             )
-        out = self.embedding(ids)
+        try:
+            out = self.embedding(ids)
+        except IndexError:  # the CPU reports it; CUDA asserts on the device
+            raise self._ids_out_of_range(ids) from None
         states: list[State] = []
         for i, layer in enumerate(self.layers):
             if i > 0:

@@ -59,7 +59,7 @@ class MnistCNN(nn.Module):
 
     def __init__(self, depth: int = 2, *, num_classes: int = 10, dropout: float = 0.0) -> None:
         super().__init__()
-        if isinstance(depth, bool) or depth not in _ALLOWED_DEPTHS:
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth not in _ALLOWED_DEPTHS:
             raise InvalidArgumentError(
                 f"MnistCNN depth must be one of {_ALLOWED_DEPTHS}, got {depth!r}", parameter="depth"
             )
@@ -92,7 +92,14 @@ class MnistCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise InvalidArgumentError(
-                f"MnistCNN expects input of shape (N, 1, 28, 28), got {tuple(x.shape)}"
+                f"MnistCNN expects input of shape (N, 1, 28, 28), got {tuple(x.shape)}",
+                parameter="x",
+            )
+        if not x.is_floating_point():
+            raise InvalidArgumentError(
+                f"MnistCNN expects floating-point images, got {x.dtype}; scale uint8 pixels "
+                "with x.float() / 255 (TensorLoader and fit do this for you)",
+                parameter="x",
             )
         for conv in self.convs():
             # max-pool and ReLU commute (both are monotone), so pooling first computes the

@@ -122,6 +122,12 @@ def trace(
         raise InvalidArgumentError(
             f"dtype must be torch.float32 or torch.float64, got {dtype}", parameter="dtype"
         )
+    if lr > torch.finfo(dtype).max:
+        raise InvalidArgumentError(
+            f"lr must be at most {torch.finfo(dtype).max:.3g} for {str(dtype)[6:]} points, got "
+            f"{lr!r} (torch.float64 allows up to {torch.finfo(torch.float64).max:.3g})",
+            parameter="lr",
+        )
     x0, y0 = _check_start(surface.start if start is None else start)
     x = torch.tensor([x0], dtype=dtype, requires_grad=True)
     y = torch.tensor([y0], dtype=dtype, requires_grad=True)

@@ -11,6 +11,7 @@ from typing import Literal
 import torch
 from torch.utils.data import Dataset
 
+from .._validate import positive_int
 from ..errors import DataFormatError, InvalidArgumentError
 
 __all__ = ["CharDataset", "read_text", "split_text"]
@@ -82,10 +83,13 @@ def _cuts(length: int, val_fraction: float, mode: str, blocks: int) -> list[tupl
         raise InvalidArgumentError(
             f"mode must be 'interleaved' or 'tail', got {mode!r}", parameter="mode"
         )
-    n_blocks = 1 if mode == "tail" else blocks
-    if n_blocks < 1 or length < 2 * n_blocks:
+    n_blocks = 1 if mode == "tail" else positive_int(blocks, "blocks")
+    if length < 2 * n_blocks:
+        split = "a tail split" if mode == "tail" else f"an interleaved split into {n_blocks} blocks"
         raise InvalidArgumentError(
-            f"text of {length} characters is too short for {n_blocks} blocks"
+            f"text must hold at least {2 * n_blocks} characters for {split} (each block keeps "
+            f"at least one for training and one for validation), got {length}",
+            parameter="text",
         )
     edges = [round(i * length / n_blocks) for i in range(n_blocks + 1)]
     return [

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .._device import resolve_device
+from .._validate import non_negative_float, non_negative_int, positive_int
 from ..errors import InvalidArgumentError
 from .vocab import Vocab
 
@@ -72,18 +73,10 @@ def generate(
             f"({len(vocab)} characters, e.g. {''.join(vocab.chars[1:11])!r})",
             parameter="start",
         )
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise InvalidArgumentError(
-            f"length must be a non-negative integer, got {length!r}", parameter="length"
-        )
-    if temperature < 0:
-        raise InvalidArgumentError(
-            f"temperature must be >= 0, got {temperature}", parameter="temperature"
-        )
-    if top_k is not None and top_k < 1:
-        raise InvalidArgumentError(
-            f"top_k must be a positive integer, got {top_k}", parameter="top_k"
-        )
+    non_negative_int(length, "length")
+    non_negative_float(temperature, "temperature")
+    if top_k is not None:
+        positive_int(top_k, "top_k")
     dev = resolve_device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -101,7 +94,9 @@ def generate(
             if temperature == 0:
                 choice = int(last.argmax())
             else:
-                scaled = last.float() / temperature
+                # shifted so the largest score is 0: any temperature > 0, however small,
+                # then gives finite scores (-inf only for impossible characters)
+                scaled = (last.float() - last.float().max()) / temperature
                 if top_k is not None and top_k < scaled.numel():
                     kth = torch.topk(scaled, top_k).values[-1]
                     scaled = scaled.masked_fill(scaled < kth, float("-inf"))

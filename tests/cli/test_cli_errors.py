@@ -1,0 +1,191 @@
+"""Every bad input to the command line: the right exit code, one line on stderr naming the flag
+or the file, no traceback, and nothing lost (outputs checked before training, late failures
+keep what was produced, one Ctrl-C stops the whole command)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnkit.checkpoint import save_checkpoint
+from nnkit.cli import main
+from nnkit.data import MNIST_FILES
+from nnkit.models import CharRNN
+from nnkit.text import Vocab, save
+
+WEATHER = "今日は晴れです。明日も晴れです。" * 40
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small saved model, damaged variants of it, a corpus and damaged MNIST files."""
+    root = tmp_path_factory.mktemp("cli-files")
+    vocab = Vocab.from_text(WEATHER)
+    torch.manual_seed(0)
+    model = CharRNN(len(vocab), hidden_size=8, num_layers=1, embedding_dim=4)
+    save(root / "model.pt", model, vocab)
+    good = torch.load(root / "model.pt", weights_only=True)
+    variants = {
+        "no-config": {k: v for k, v in good.items() if k != "config"},
+        "extra-key": {**good, "config": {**good["config"], "colour": "blue"}},
+        "misfit": {**good, "config": {**good["config"], "hidden_size": 9}},
+        "huge": {**good, "config": {**good["config"], "hidden_size": 10**6}},
+    }
+    paths = {"model": root / "model.pt"}
+    for name, state in variants.items():
+        paths[name] = root / f"{name}.pt"
+        save_checkpoint(paths[name], {k: v for k, v in state.items() if k != "format"})
+    paths["corpus"] = root / "weather.txt"
+    paths["corpus"].write_text(WEATHER, encoding="utf-8")
+    mnist = root / "mnist"
+    mnist.mkdir()
+    for name in MNIST_FILES.values():  # gzip streams with one flipped byte in the deflate data
+        raw = bytearray(gzip.compress(bytes(range(256)) * 64))
+        raw[len(raw) // 2] ^= 0xFF
+        (mnist / f"{name}.gz").write_bytes(bytes(raw))
+    paths["mnist"] = mnist
+    return paths
+
+
+CASES: list[tuple[str, int, str]] = [
+    # (command line with {placeholders}, exit code, what stderr's one line says)
+    ("text generate {model} --temperature nan", 2, "argument --temperature: temperature must"),
+    ("text generate {model} --temperature -1", 2, "argument --temperature: temperature must"),
+    ("text generate {model} --top-k 0", 2, "argument --top-k: top_k must be a positive integer"),
+    ("text generate {model} --length -5", 2, "argument --length: length must be an integer >= 0"),
+    ("text generate {model} --start Ω", 2, "argument --start: start character 'Ω' is not in"),
+    ("text generate {model} --start=", 2, "argument --start: start must hold at least one"),
+    ("text generate {model} --device tpu", 2, "argument --device: device must be"),
+    ("text generate {no-config} --length 3", 1, "not a complete character model file"),
+    ("text generate {extra-key} --length 3", 1, "its model config is not a CharRNN's"),
+    ("text generate {misfit} --length 3", 1, "have shape"),
+    ("text generate {huge} --length 3", 1, "its config needs"),
+    ("text eval {misfit} {corpus}", 1, "have shape"),
+    ("text train {corpus} --out {tmp}/m.pt --epochs 0", 2, "argument --epochs: epochs must be"),
+    ("text train {corpus} --out {tmp}/m.pt --lr -1", 2, "argument --lr: lr must be positive"),
+    ("text train {corpus} --out /proc/nope/m.pt", 2, "argument --out: cannot write /proc/nope"),
+    ("text train {corpus} --out {tmp}", 2, "argument --out: "),
+    ("optim --out {tmp}/o.png --lr 1e308", 2, "argument --lr: lr must be at most"),
+    ("optim --out {tmp}/o.png --steps 0", 2, "argument --steps: steps must be a positive"),
+    ("optim --out {tmp}/o.xyz", 2, "argument --out: cannot write"),
+    ("optim --out {tmp}/o.png --gif {tmp}/a.png", 2, "argument --gif: cannot write"),
+    ("summary --batch -1", 2, "argument --batch: input_size must be positive integers"),
+    ("summary --batch 0", 2, "argument --batch: input_size must be positive integers"),
+    ("mnist --epochs 1 --depth 1 --lr -1 --quiet", 2, "argument --lr: lr must be positive"),
+    ("mnist --epochs 1 --depth 1 --lr nan --quiet", 2, "argument --lr: lr must be a number"),
+    ("mnist --epochs 1 --depth 1 --device gpu --quiet", 2, "argument --device: device must be"),
+    ("mnist --depth 1 --plot {tmp}/f.xyz --json {tmp}/h.json", 2, "argument --plot: cannot"),
+    ("mnist --data {mnist} --quiet", 1, "not a valid gzip stream"),
+    ("data info --root {mnist}", 1, ""),
+]
+
+
+@pytest.mark.parametrize(("line", "code", "message"), CASES)
+def test_every_bad_input_is_one_line_and_the_right_exit_code(
+    line: str,
+    code: int,
+    message: str,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = line.format(tmp=tmp_path, **{k: str(v) for k, v in files.items()}).split(" ")
+    assert main(args) == code
+    captured = capsys.readouterr()
+    if line.startswith("data info"):  # a report, not an error: the damage is named per file
+        assert captured.out.count("not a valid gzip stream") == 4
+        return
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith("nnkit: error: ") and message in captured.err
+    assert not (tmp_path / "h.json").exists() and not (tmp_path / "m.pt").exists()
+
+
+def test_temperatures_near_zero_sample_greedily(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = ["text", "generate", str(files["model"]), "--start", "今", "--length", "8"]
+    assert main([*line, "--temperature", "1e-45", "--seed", "1"]) == 0
+    tiny = capsys.readouterr().out
+    assert main([*line, "--temperature", "0"]) == 0
+    assert tiny == capsys.readouterr().out
+
+
+def test_a_late_write_failure_keeps_the_other_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("nnkit.cli.mnist.save_figure", disk_full)
+    code = main(
+        ["mnist", "--depth", "1", "--epochs", "1", "--quiet", "--plot", str(tmp_path / "f.png"),
+         "--json", str(tmp_path / "h.json")]
+    )  # fmt: skip
+    assert code == 1
+    assert json.loads((tmp_path / "h.json").read_text())["1"]["records"][0]["epoch"] == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not write figure to" in err and "No space" in err
+
+
+def test_a_model_that_cannot_be_written_is_rescued(
+    files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import nnkit.cli.text as cli_text
+
+    out = tmp_path / "gone" / "m.pt"
+    real_save = cli_text.save
+
+    def failing_save(path: Path, model: CharRNN, vocab: Vocab) -> None:
+        if Path(path) == out:
+            raise OSError(5, "Input/output error")
+        real_save(path, model, vocab)
+
+    monkeypatch.setattr(cli_text, "save", failing_save)
+    monkeypatch.chdir(tmp_path)
+    line = f"text train {files['corpus']} --out {out} --epochs 1 --hidden 8 --layers 1 --quiet"
+    assert main([*line.split(" "), "--batch-size", "4", "--seq-len", "8", "--device", "cpu"]) == 1
+    assert "nnkit-rescued-m.pt" in capsys.readouterr().err
+    assert (tmp_path / "nnkit-rescued-m.pt").exists()
+
+
+def test_mnist_help_is_true() -> None:
+    from nnkit.cli import build_parser
+
+    parser = build_parser()
+    helped = parser._subparsers._group_actions[0].choices["mnist"].format_help()  # type: ignore[union-attr]
+    assert "--full" not in helped and "--data" in helped and "$NNKIT_DATA" in helped
+
+
+@pytest.mark.slow
+def test_one_ctrl_c_stops_the_whole_comparison_and_keeps_what_finished(tmp_path: Path) -> None:
+    out = tmp_path / "h.json"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "nnkit", "mnist", "--depth", "1", "2", "3", "--epochs",
+               "3", "--json", str(out), "--device", "cpu"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert process.stderr is not None
+    seen, deadline = b"", time.monotonic() + 120
+    while b"epoch 1/3" not in seen and time.monotonic() < deadline:  # depth 1 is training
+        seen += os.read(process.stderr.fileno(), 4096)
+    assert b"epoch 1/3" in seen, seen[-500:]
+    process.send_signal(signal.SIGINT)  # one Ctrl-C
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stdout
+    histories = json.loads(out.read_text())
+    assert list(histories) == ["1"]  # depth 1 was running; 2 and 3 never started
+    assert histories["1"]["stop_reason"] == "interrupted"
