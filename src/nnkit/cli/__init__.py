@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 failure, 2 bad arguments)."""
+    """Run the CLI; returns the exit status: 0 done, 1 a bad file (one line naming it), 2 a bad
+    argument (one line naming the flag), 130 Ctrl-C. Anything else is a bug and shows its
+    traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -48,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidArgumentError as exc:
         print(f"nnkit: error: {argument_message(args, exc)}", file=sys.stderr)
         return 2
-    except (NnkitError, ValueError, OSError) as exc:
+    except (NnkitError, OSError) as exc:  # a bad file, or one that cannot be read or written
         print(f"nnkit: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
