@@ -196,8 +196,7 @@ def test_bad_schedules(kwargs: dict[str, object], match: str) -> None:
         fit(nn.Linear(2, 2), blobs(), device="cpu", progress=False, **kwargs)  # type: ignore[arg-type]
 
 
-def test_cosine_is_a_pure_function() -> None:
+def test_cosine_stays_in_range_and_holds_its_floor_past_the_budget() -> None:
     s = Cosine(floor=0.2, warmup=0.1)
-    assert [s(p) for p in (0.3, 0.3)] == [s(0.3), s(0.3)]
     assert all(0.0 <= s(p / 100) <= 1.0 for p in range(101))
     assert not math.isnan(s(2.0)) and s(2.0) == pytest.approx(0.2)

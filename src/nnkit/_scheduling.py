@@ -57,7 +57,12 @@ class LRDriver:
             self.torch = scheduler
             self.per_batch = isinstance(scheduler, _PER_BATCH)
         elif scheduler == "cosine":
-            self.schedule = _named(Cosine, extra)
+            try:
+                self.schedule = Cosine(**extra)
+            except InvalidArgumentError:
+                raise
+            except TypeError as exc:  # an unknown keyword
+                raise fail("scheduler_kwargs", f"bad scheduler_kwargs for Cosine: {exc}") from None
         elif scheduler == "onecycle":
             total = budget.total_steps
             if total is None:
@@ -121,12 +126,3 @@ class LRDriver:
                 target.load_state_dict(state[key])
         if self.plateau is not None and state.get("plateau") is not None:
             self.plateau.load_state_dict(state["plateau"])
-
-
-def _named(cls: type[Cosine], kwargs: dict[str, Any]) -> Cosine:
-    try:
-        return cls(**kwargs)
-    except InvalidArgumentError:
-        raise
-    except TypeError as exc:  # an unknown keyword
-        raise fail("scheduler_kwargs", f"bad scheduler_kwargs for {cls.__name__}: {exc}") from None

@@ -129,12 +129,6 @@ class DistContext:
         dist.all_reduce(tensor, op=ops[op])
         return tensor
 
-    def broadcast_int(self, value: int) -> int:
-        """Rank 0's ``value``, on every rank."""
-        t = torch.tensor([value], dtype=torch.int64, device=self.device)
-        dist.broadcast(t, src=0)
-        return int(t.item())
-
     def broadcast_object(self, value: T) -> T:
         """Rank 0's ``value`` (plain data and tensors), on every rank.
 

@@ -63,13 +63,9 @@ class Metric(ABC):
     ----------
     name : str
         The key in the history: ``train_<name>`` and ``test_<name>``.
-    needs_outputs : bool
-        True when :meth:`batch` reads the model's outputs (a model that computes its own loss
-        may return none).
     """
 
     name: str = "metric"
-    needs_outputs: bool = True
 
     @abstractmethod
     def batch(
@@ -119,9 +115,8 @@ class TopKAccuracy(Metric):
 
 
 class _LossOfTargets(Metric):
-    """A function of the epoch's mean loss over its targets."""
-
-    needs_outputs = False
+    """A function of the epoch's mean loss over its targets (no outputs needed, so it also
+    serves a model that computes its own loss)."""
 
     def batch(
         self, outputs: torch.Tensor | None, targets: torch.Tensor, loss: torch.Tensor

@@ -86,7 +86,9 @@ def check_output(
         raise UsageError(f"argument {flag}: cannot write {p}: {exc.strerror or exc}") from None
 
 
-def write_outputs(outputs: Sequence[tuple[str, str | os.PathLike[str], Callable[[], None]]]) -> int:
+def write_outputs(
+    outputs: Sequence[tuple[str, str | os.PathLike[str], Callable[[], object]]],
+) -> int:
     """Write every ``(what, path, write)`` in turn: one failing write does not stop the others
     (what was produced is kept); returns the number that failed, each reported on one line."""
     failed = 0

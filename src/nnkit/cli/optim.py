@@ -9,7 +9,6 @@ from typing import Any
 from ..distributed import is_main_process
 from ..optim_viz import (
     NOTES_OPTIMIZERS,
-    Trajectory,
     animate,
     compare,
     plot,
@@ -92,22 +91,14 @@ def run(args: argparse.Namespace) -> int:
     for name, t in paths.items():
         status = "diverged" if t.diverged else f"f = {float(t.values[-1]):.3g}"
         say(f"{name:<9} lr {t.lr:<8.3g} end ({t.end[0]: .4g}, {t.end[1]: .4g})  {status}")
-    outputs: list[tuple[str, str, Callable[[], None]]] = []
+    outputs: list[tuple[str, str, Callable[[], object]]] = []
     if args.json and is_main_process():
-        outputs.append(("trajectories", args.json, lambda: _save_json(paths, args.json)))
+        outputs.append(("trajectories", args.json, lambda: save_trajectories(paths, args.json)))
     outputs.append(("figure", args.out, lambda: save_figure(plot(paths, kind=args.kind), args.out)))
     if args.values:
         outputs.append(
             ("values figure", args.values, lambda: save_figure(plot_values(paths), args.values))
         )
     if args.gif and is_main_process():
-        outputs.append(("animation", args.gif, lambda: _animate(paths, args.gif)))
+        outputs.append(("animation", args.gif, lambda: animate(paths, args.gif)))
     return 1 if write_outputs(outputs) else 0
-
-
-def _animate(paths: dict[str, Trajectory], out: str) -> None:
-    animate(paths, out)
-
-
-def _save_json(paths: dict[str, Trajectory], out: str) -> None:
-    save_trajectories(paths, out)

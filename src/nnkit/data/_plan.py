@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -85,3 +86,49 @@ class EpochPlan:
             if self.world_size > 1:
                 idx = torch.tensor_split(idx, self.world_size)[self.rank]
             yield idx
+
+
+class PlannedSource:
+    """The batch-source protocol for a source whose batches an :class:`EpochPlan` decides:
+    the epoch to produce next, sharding, and the state (seed and epoch) a resume needs."""
+
+    def __init__(self, plan: EpochPlan) -> None:
+        self._plan = plan
+        self.epoch = 0
+        self.global_count = 0
+
+    @property
+    def num_samples(self) -> int:
+        """Samples per epoch, all ranks together."""
+        return self._plan.n
+
+    @property
+    def seed(self) -> int:
+        """The shuffling seed."""
+        return self._plan.seed
+
+    def __len__(self) -> int:
+        return len(self._plan)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration produce the order of epoch ``epoch`` (0-based)."""
+        self.epoch = int(epoch)
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Serve only rank ``rank``'s share of every global batch (see :class:`EpochPlan`)."""
+        self._plan.shard(rank, world_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The shuffling seed and the next epoch: all a resumed run needs."""
+        return {"seed": self._plan.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the sequence of orders that :meth:`state_dict` described."""
+        self._plan.seed = int(state["seed"])
+        self.epoch = int(state["epoch"])
+
+    def _start_epoch(self) -> int:
+        """The epoch this iteration produces; the next one follows unless set otherwise."""
+        epoch = self.epoch
+        self.epoch += 1
+        return epoch

@@ -38,11 +38,9 @@ class _Reader:
 
     def __init__(self, raw: bytes, name: str) -> None:
         self.name = name
-        self.compressed = raw[:2] == _GZIP_MAGIC
+        buffer = io.BytesIO(raw)
         self.stream: io.BufferedIOBase = (
-            gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb")
-            if self.compressed
-            else io.BytesIO(raw)
+            gzip.GzipFile(fileobj=buffer, mode="rb") if raw[:2] == _GZIP_MAGIC else buffer
         )
 
     def read(self, n: int) -> bytes:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 
 from .._device import resolve_device
 from ..errors import InvalidArgumentError
-from ._plan import EpochPlan, draw_seed
+from ._plan import EpochPlan, PlannedSource, draw_seed
 
 __all__ = ["TensorLoader", "as_tensors"]
 
@@ -36,7 +36,7 @@ def as_tensors(data: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     return None
 
 
-class TensorLoader:
+class TensorLoader(PlannedSource):
     """Yield ``(inputs, targets)`` batches straight from in-memory tensors.
 
     Each batch is one indexed gather from the full tensors: no per-sample Python, no worker
@@ -110,16 +110,16 @@ class TensorLoader:
             inputs, targets = inputs.to(target_device), targets.to(target_device)
         self.inputs = inputs
         self.targets = targets
-        self._plan = EpochPlan(
-            int(inputs.shape[0]),
-            batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            seed=draw_seed() if seed is None else seed,
+        super().__init__(
+            EpochPlan(
+                int(inputs.shape[0]),
+                batch_size,
+                shuffle=shuffle,
+                drop_last=drop_last,
+                seed=draw_seed() if seed is None else seed,
+            )
         )
         self.normalize = None if normalize is None else (float(normalize[0]), float(normalize[1]))
-        self.epoch = 0
-        self.global_count = 0
 
     @property
     def batch_size(self) -> int:
@@ -130,11 +130,6 @@ class TensorLoader:
     def shuffle(self) -> bool:
         """Whether every epoch draws a new order."""
         return self._plan.shuffle
-
-    @property
-    def seed(self) -> int:
-        """The shuffling seed."""
-        return self._plan.seed
 
     def shard(self, rank: int, world_size: int) -> None:
         """Serve only rank ``rank``'s share of every global batch (for data parallelism).
@@ -152,27 +147,6 @@ class TensorLoader:
         """Number of samples (``len(dataset)`` in DataLoader terms)."""
         return int(self.inputs.shape[0])
 
-    @property
-    def num_samples(self) -> int:
-        """Samples per epoch, all ranks together (the protocol's name for ``dataset_size``)."""
-        return self.dataset_size
-
-    def __len__(self) -> int:
-        return len(self._plan)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Make the next iteration produce the order of epoch ``epoch`` (0-based)."""
-        self.epoch = int(epoch)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The shuffling seed and the next epoch: all a resumed run needs."""
-        return {"seed": self.seed, "epoch": self.epoch}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue the sequence of orders that :meth:`state_dict` described."""
-        self._plan.seed = int(state["seed"])
-        self.epoch = int(state["epoch"])
-
     def order(self, epoch: int) -> torch.Tensor:
         """The sample order of epoch ``epoch``: a permutation of ``range(N)`` (on the CPU)."""
         return self._plan.order(epoch)
@@ -186,8 +160,7 @@ class TensorLoader:
         return batch
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        epoch = self.epoch
-        self.epoch += 1
+        epoch = self._start_epoch()
         for index, idx in enumerate(self._plan.batches(epoch, self.inputs.device)):
             self.global_count = self._plan.global_count(index)
             yield self._convert(self.inputs[idx]), self.targets[idx]

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 from ..errors import InvalidArgumentError
-from ._plan import EpochPlan, draw_seed
+from ._plan import EpochPlan, PlannedSource, draw_seed
 from .loader import TensorLoader, as_tensors
 
 __all__ = [
@@ -134,7 +134,7 @@ class _PlanSampler(Sampler[list[int]]):
                 yield idx.tolist()
 
 
-class DatasetSource:
+class DatasetSource(PlannedSource):
     """A map-style ``Dataset`` read through a ``DataLoader`` whose order nnkit decides.
 
     The batches of epoch ``e`` hold the samples of :class:`~nnkit.data._plan.EpochPlan`'s order
@@ -166,43 +166,22 @@ class DatasetSource:
                 parameter="dataset",
             )
         self.dataset = dataset
-        self._plan = EpochPlan(
-            len(dataset),
-            batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            seed=draw_seed() if seed is None else seed,
+        super().__init__(
+            EpochPlan(
+                len(dataset),
+                batch_size,
+                shuffle=shuffle,
+                drop_last=drop_last,
+                seed=draw_seed() if seed is None else seed,
+            )
         )
         self._sampler = _PlanSampler(self._plan)
         self._loader: DataLoader[Any] = DataLoader(
             dataset, batch_sampler=self._sampler, num_workers=num_workers
         )
-        self.epoch = 0
-        self.global_count = 0
-
-    @property
-    def num_samples(self) -> int:
-        return self._plan.n
-
-    def __len__(self) -> int:
-        return len(self._plan)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def shard(self, rank: int, world_size: int) -> None:
-        self._plan.shard(rank, world_size)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"seed": self._plan.seed, "epoch": self.epoch}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self._plan.seed = int(state["seed"])
-        self.epoch = int(state["epoch"])
 
     def __iter__(self) -> Iterator[Batch]:
-        self._sampler.epoch = self.epoch
-        self.epoch += 1
+        self._sampler.epoch = self._start_epoch()
         for index, batch in enumerate(self._loader):
             self.global_count = self._plan.global_count(index)
             yield as_batch(batch)
@@ -243,12 +222,9 @@ class LoaderSource:
         except TypeError:  # an IterableDataset without a length
             return 0
 
-    def _sampler(self) -> Sampler[Any] | Iterable[Any] | None:
-        return self.loader.sampler
-
     def _generators(self) -> list[torch.Generator]:
         found: list[torch.Generator] = []
-        sampler = self._sampler()
+        sampler = self.loader.sampler
         for generator in (
             self.loader.generator,
             sampler.generator if isinstance(sampler, RandomSampler) else None,
@@ -258,12 +234,12 @@ class LoaderSource:
         return found
 
     def set_epoch(self, epoch: int) -> None:
-        sampler = self._sampler()
+        sampler = self.loader.sampler
         if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(epoch)
 
     def shard(self, rank: int, world_size: int) -> None:
-        sampler = self._sampler()
+        sampler = self.loader.sampler
         if isinstance(sampler, DistributedSampler):
             if (sampler.rank, sampler.num_replicas) != (rank, world_size):
                 raise InvalidArgumentError(
