@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/char_rnn_adaptive.py [--seconds 300] [--cutoffs 500 1500] [--div 4]
-                                           [--text-dir ../shared/data/text]
+                                           [--text-dir DIR]
 
 The default ``CharRNN``'s embedding and GRU layers, with PyTorch's adaptive softmax
 (``nn.AdaptiveLogSoftmaxWithLoss``, Grave et al. 2017) in place of the 3,060-way linear
@@ -29,7 +29,12 @@ from torch import nn
 from nnkit.models import CharRNN
 from nnkit.text import Vocab, read_text, split_text, train
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
+try:
+    from ._paths import text_root
+except ImportError:  # run as a script
+    from _paths import text_root  # type: ignore[no-redef]
+
+DEFAULT = text_root()
 
 
 class AdaptiveCharRNN(nn.Module):
@@ -62,10 +67,25 @@ def frequency_vocab(text: str) -> Vocab:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--text-dir", type=Path, default=DEFAULT)
-    parser.add_argument("--seconds", type=float, default=300.0)
-    parser.add_argument("--cutoffs", type=int, nargs="+", default=[500, 1500])
-    parser.add_argument("--div", type=float, default=4.0)
+    parser.add_argument(
+        "--text-dir", type=Path, default=DEFAULT, help="corpus folder (default: $NNKIT_TEXT)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=300.0, help="training budget per run (seconds)"
+    )
+    parser.add_argument(
+        "--cutoffs",
+        type=int,
+        nargs="+",
+        default=[500, 1500],
+        help="adaptive softmax cluster boundaries (character ranks)",
+    )
+    parser.add_argument(
+        "--div",
+        type=float,
+        default=4.0,
+        help="adaptive softmax div_value (tail cluster width factor)",
+    )
     args = parser.parse_args()
     text = read_text(args.text_dir / "neko.txt")
     vocab = frequency_vocab(text)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/char_rnn_quality.py [--text-dir ../shared/data/text] [--minutes 5]
+    python benchmarks/char_rnn_quality.py [--text-dir DIR] [--minutes 5]
                                           [--corpora alice neko] [--out DIR]
 
 For each corpus: the interleaved 90/10 split of ``nnkit.text.split_text``; the Kneser-Ney
@@ -29,17 +29,36 @@ import torch
 from nnkit.models import CharRNN
 from nnkit.text import KneserNey, Vocab, best_ngram, generate, read_text, split_text, train
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
+try:
+    from ._paths import text_root
+except ImportError:  # run as a script
+    from _paths import text_root  # type: ignore[no-redef]
+
+DEFAULT = text_root()
 PROMPTS = {"alice": ["Alice", "The Queen", "The Hatter"], "neko": ["吾輩は", "主人は", "「"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--text-dir", type=Path, default=DEFAULT)
-    parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--corpora", nargs="+", default=["alice", "neko"])
-    parser.add_argument("--out", type=Path, default=Path("."))
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--text-dir", type=Path, default=DEFAULT, help="corpus folder (default: $NNKIT_TEXT)"
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=5.0, help="training budget per corpus (minutes)"
+    )
+    parser.add_argument(
+        "--corpora",
+        nargs="+",
+        default=["alice", "neko"],
+        help="corpora to run (names of .txt files in --text-dir)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        help="folder for the JSON, Markdown table and samples",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(
         "--dropout", type=float, default=0.3, help="CharRNN dropout (default 0.3, the default)"
     )

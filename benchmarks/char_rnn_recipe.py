@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/char_rnn_recipe.py neko [--seconds 150] [--batch-size 32] [--seq-len 64]
         [--lr 0.01] [--weight-decay 0.5] [--dropout 0.3] [--amp] [--unigram-bias] [--no-plateau]
-        [--text-dir ../shared/data/text]
+        [--text-dir DIR]
 
 Trains ``CharRNN(len(vocab), dropout=...)`` with ``nnkit.text.train`` on the CPU and prints the
 best epoch's validation bits/char, the throughput and the curve (seconds: train/validation
@@ -24,21 +24,39 @@ from nnkit.models import CharRNN
 from nnkit.runtime import Runtime
 from nnkit.text import Vocab, read_text, split_text, train
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
+try:
+    from ._paths import text_root
+except ImportError:  # run as a script
+    from _paths import text_root  # type: ignore[no-redef]
+
+DEFAULT = text_root()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", help="alice or neko (a .txt file in --text-dir)")
-    parser.add_argument("--text-dir", type=Path, default=DEFAULT)
-    parser.add_argument("--seconds", type=float, default=150.0)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seq-len", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--weight-decay", type=float, default=0.5)
-    parser.add_argument("--dropout", type=float, default=0.3)
-    parser.add_argument("--amp", action="store_true")
-    parser.add_argument("--unigram-bias", action="store_true")
+    parser.add_argument(
+        "--text-dir", type=Path, default=DEFAULT, help="corpus folder (default: $NNKIT_TEXT)"
+    )
+    parser.add_argument("--seconds", type=float, default=150.0, help="training budget (seconds)")
+    parser.add_argument("--batch-size", type=int, default=32, help="parallel streams")
+    parser.add_argument("--seq-len", type=int, default=64, help="characters per stream per step")
+    parser.add_argument("--lr", type=float, default=1e-2, help="peak AdamW learning rate")
+    parser.add_argument(
+        "--weight-decay", type=float, default=0.5, help="AdamW decoupled weight decay"
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=0.3,
+        help="locked dropout between layers and before the read-out",
+    )
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast")
+    parser.add_argument(
+        "--unigram-bias",
+        action="store_true",
+        help="start the read-out bias at the log unigram frequencies",
+    )
     parser.add_argument(
         "--no-plateau", action="store_true", help="patience=None: the cosine schedule alone"
     )

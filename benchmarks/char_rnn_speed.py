@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/char_rnn_speed.py [--text-dir ../shared/data/text] [--seconds 8]
+    python benchmarks/char_rnn_speed.py [--text-dir DIR] [--seconds 8]
                                         [--rounds 3] [--json out.json] [--markdown out.md]
 
 (a) the notes' approach: ``NotesRNN`` (hidden 128) stepped one character at a time in a Python
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import statistics
 import time
@@ -41,7 +40,12 @@ from nnkit.models import CharRNN, NotesRNN
 from nnkit.runtime import Runtime
 from nnkit.text import Vocab, generate, read_text, train
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
+try:
+    from ._paths import text_root
+except ImportError:  # run as a script
+    from _paths import text_root  # type: ignore[no-redef]
+
+DEFAULT = text_root()
 
 
 def matmul_gflops(device: str, size: int = 2048, repeats: int = 20) -> float:
@@ -114,7 +118,15 @@ class StepTimer(Callback):
 
     @property
     def rate(self) -> float:
-        return self.chars / self.seconds if self.seconds else math.nan
+        if not self.chars or not self.seconds:
+            raise TooShortError(
+                f"no training step was timed after the {self.warmup} warm-up steps; raise --seconds"
+            )
+        return self.chars / self.seconds
+
+
+class TooShortError(Exception):
+    """A row's budget ended before any timed step: there is no rate to report."""
 
 
 def nnkit_rate(
@@ -212,16 +224,23 @@ GENERATION = "generation, default CharRNN"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--text-dir", type=Path, default=DEFAULT)
+    parser.add_argument(
+        "--text-dir", type=Path, default=DEFAULT, help="corpus folder (default: $NNKIT_TEXT)"
+    )
     parser.add_argument("--seconds", type=float, default=8.0, help="per row and round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--json", type=Path, default=None, help="write every round as JSON")
+    parser.add_argument("--markdown", type=Path, default=None, help="write the table")
     args = parser.parse_args()
+    if args.seconds < 1 or args.rounds < 1:
+        parser.error(f"--seconds must be >= 1 and --rounds >= 1, got {args.seconds}, {args.rounds}")
     text = read_text(args.text_dir / "alice.txt")
     vocab = Vocab.from_text(text)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    rounds = [one_round(text, vocab, devices, args.seconds) for _ in range(args.rounds)]
+    try:
+        rounds = [one_round(text, vocab, devices, args.seconds) for _ in range(args.rounds)]
+    except TooShortError as exc:
+        parser.error(f"--seconds {args.seconds:g} is too short: {exc}")
     rows: list[dict[str, Any]] = []
     for device, run in rounds[0]:
         figures = [r[device, run] for r in rounds]

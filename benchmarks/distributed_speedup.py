@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/distributed_speedup.py [--procs 1 2] [--epochs 2] [--batch-size 64]
-                                             [--data ../shared/data/mnist] [--device cpu]
+                                             [--data DIR] [--device cpu]
 
 Launches ``torchrun --standalone --nproc_per_node=P`` for each P, each rank with
 ``OMP_NUM_THREADS = cores // P`` (so the runs share the same cores), trains
@@ -21,7 +21,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+try:
+    from ._paths import mnist_root
+except ImportError:  # run as a script (and as torchrun's worker)
+    from _paths import mnist_root  # type: ignore[no-redef]
+
+DEFAULT = mnist_root()
 
 
 def worker(out: Path, data: Path, epochs: int, global_batch: int, device: str) -> None:
@@ -32,7 +37,7 @@ def worker(out: Path, data: Path, epochs: int, global_batch: int, device: str) -
     from nnkit.models import MnistCNN
     from nnkit.train import fit
 
-    train = load_mnist(data) if (data / "MNIST").exists() else load_mnist_sample()
+    train = load_mnist_sample() if str(data) == "sample" else load_mnist(data)
     torch.manual_seed(0)
     history = fit(
         MnistCNN(depth=2),
@@ -50,14 +55,25 @@ def worker(out: Path, data: Path, epochs: int, global_batch: int, device: str) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--procs", type=int, nargs="+", default=[1, 2], help="process counts to compare"
+    )
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per run (first: warm-up)")
     parser.add_argument("--batch-size", type=int, default=64, help="global batch size")
-    parser.add_argument("--data", type=Path, default=DEFAULT)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT, help="full MNIST folder (default: $NNKIT_DATA)"
+    )
+    parser.add_argument(
+        "--sample", action="store_true", help="use the embedded 10,000-image sample instead"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (one GPU per rank)")
+    parser.add_argument("--json", type=Path, default=None, help="write the rows as JSON")
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker is None and not args.sample and not (args.data / "MNIST").exists():
+        parser.error(f"--data: no MNIST files in {args.data}; pass --data DIR or --sample")
+    if args.sample:
+        args.data = Path("sample")
     if args.worker is not None:
         worker(args.worker, args.data, args.epochs, args.batch_size, args.device)
         return

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/loader_throughput.py [--data ../shared/data/mnist] [--repeats 3]
+    python benchmarks/loader_throughput.py [--data DIR] [--repeats 3]
                                           [--json out.json]
 
 Both produce shuffled batches of 32 float32 images (N, 1, 28, 28) in [0, 1] with int64 labels
@@ -23,7 +23,12 @@ from torchvision.transforms import ToTensor
 
 from nnkit.data import TensorLoader, load_mnist
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+try:
+    from ._paths import mnist_root
+except ImportError:  # run as a script
+    from _paths import mnist_root  # type: ignore[no-redef]
+
+DEFAULT = mnist_root()
 
 
 def epoch_seconds(loader: object) -> float:
@@ -38,9 +43,11 @@ def epoch_seconds(loader: object) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT, help="full MNIST folder (default: $NNKIT_DATA)"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions (best of)")
+    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args()
     tv = torchvision.datasets.MNIST(str(args.data), train=True, transform=ToTensor())
     notes = torch.utils.data.DataLoader(tv, batch_size=32, shuffle=True)

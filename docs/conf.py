@@ -15,6 +15,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "sphinxarg.ext",
 ]
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
@@ -22,9 +23,70 @@ autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 napoleon_use_rtype = False
-napoleon_custom_sections = [("Shape", "params_style")]
+napoleon_custom_sections = ["Shape"]  # a generic section: a rubric, then the list as written
+autodoc_preserve_defaults = True  # show DEFAULT_LR_GRID, not its 31 floats
 
 html_theme = "furo"
 html_title = f"nnkit {release}"
 html_static_path = ["_static"]
 exclude_patterns = ["_build"]
+
+# -- nitpicky (-n): every reference to nnkit resolves; only third-party targets are excused ---
+# The docs build offline, so there is no intersphinx inventory for Python, PyTorch, NumPy or
+# Matplotlib; their names are listed here and nowhere else.
+nitpicky = True
+nitpick_ignore_regex = [
+    ("py:.*", r"(torch|numpy|matplotlib|tqdm)(\..*)?"),
+    ("py:.*", r"(collections\.abc|typing|os|pathlib|abc|contextlib|argparse|io)\..*"),
+    ("py:.*", r"(nn\.Module|Module|Parameter|DataLoader|Dataset|TensorDataset)"),
+]
+napoleon_preprocess_types = True
+_SHORT = {  # short names used in docstring types and annotations -> where they are documented
+    "DataLike": "nnkit.data.DataLike",
+    "Runtime": "nnkit.runtime.Runtime",
+    "History": "nnkit.history.History",
+    "Surface": "nnkit.surfaces.Surface",
+    "MLP": "nnkit.models.MLP",
+    "CharRNN": "nnkit.models.CharRNN",
+    "SeedCell": "nnkit.models.char_rnn.SeedCell",
+    "Callback": "nnkit.callbacks.Callback",
+    "Schedule": "nnkit.schedules.Schedule",
+    "SchedulerName": "nnkit.schedules.SchedulerName",
+    "Recipe": "nnkit.recipes.Recipe",
+    "RecipeName": "nnkit.recipes.RecipeName",
+    "OptimizerName": "nnkit.optimizers.OptimizerName",
+    "LossArg": "nnkit.losses.LossArg",
+    "DepthStudy": "nnkit.experiments.DepthStudy",
+    "Spread": "nnkit.experiments.Spread",
+    "BackpropActivation": "nnkit.backprop.BackpropActivation",
+    "BackpropOutput": "nnkit.backprop.BackpropOutput",
+    "BackpropLoss": "nnkit.backprop.BackpropLoss",
+}
+napoleon_type_aliases = {
+    "sequence": ":obj:`sequence <collections.abc.Sequence>`",
+    "mapping": ":obj:`mapping <collections.abc.Mapping>`",
+    "iterable": ":obj:`iterable <collections.abc.Iterable>`",
+    "callable": ":obj:`callable <collections.abc.Callable>`",
+    **_SHORT,
+}
+# annotations that name an alias rather than a class ("T": DistContext's TypeVar)
+autodoc_type_aliases = {"T": "typing.Any"}
+
+
+def _public_bases(app: object, name: str, obj: object, options: object, bases: list[type]) -> None:
+    """Show a class's public ancestors instead of a private base (``_LossModule``...)."""
+    shown: list[type] = []
+    for base in bases:
+        pending = [base]
+        while pending:
+            cls = pending.pop(0)
+            private = cls.__name__.startswith("_") or "._" in cls.__module__
+            if private:
+                pending[:0] = [b for b in cls.__bases__ if b is not object]
+            elif cls not in shown:
+                shown.append(cls)
+    bases[:] = shown or [object]
+
+
+def setup(app: object) -> None:
+    app.connect("autodoc-process-bases", _public_bases)  # type: ignore[attr-defined]

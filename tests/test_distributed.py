@@ -160,7 +160,7 @@ def test_cli_runs_unchanged_under_torchrun(tmp_path: Path) -> None:
         str(out),
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("depth     params") == 1  # only rank 0 prints
-    histories = json.loads(out.read_text())
-    record = histories["1"]["records"][0]
+    assert result.stdout.count("depth  channels") == 1  # only rank 0 prints
+    study = json.loads(out.read_text())
+    record = study["depths"]["1"]["runs"][0]["history"]["records"][0]
     assert record["test_accuracy"] > 0.8

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from matplotlib.figure import Figure
 
+from nnkit.errors import EmptyHistoryError
 from nnkit.history import EpochRecord, History
 
 
@@ -38,7 +40,24 @@ def test_column_best_and_last() -> None:
     assert h.best("test_loss") is h.records[1]
     assert h.best("train_accuracy", mode="max") is h.records[1]
     assert h.last is h.records[1]
-    assert History().last is None and History().best("x") is None
+    assert History().best("x") is None
+    with pytest.raises(EmptyHistoryError, match="the history has no epochs yet"):
+        _ = History().last
+    with pytest.raises(IndexError, match=r"no epochs yet \(stop reason: interrupted\)"):
+        _ = History(stop_reason="interrupted").last
+
+
+def test_history_is_a_sequence_of_records() -> None:
+    records = [EpochRecord(epoch=i, train_loss=1.0 / i) for i in (1, 2, 3)]
+    h = History(records, stop_reason="epochs")
+    assert isinstance(h, Sequence) and len(h) == 3
+    assert h[0] is records[0] and h[-1] is records[-1] is h.last
+    assert h[1:] == records[1:] and isinstance(h[1:], list)
+    assert [r.epoch for r in h] == [1, 2, 3] and [r.epoch for r in reversed(h)] == [3, 2, 1]
+    assert records[1] in h and h.index(records[2]) == 2
+    with pytest.raises(IndexError):
+        _ = h[3]
+    assert History(list(records)) == History(list(records))
     with pytest.raises(ValueError, match="mode"):
         h.best("x", mode="top")
 

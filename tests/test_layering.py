@@ -28,6 +28,7 @@ FLOORS: dict[str, int] = {
     "nnkit.optimizers": 2,
     "nnkit.metrics": 2,
     "nnkit.schedules": 2,
+    "nnkit.recipes": 2,
     "nnkit._scheduling": 2,
     "nnkit._budget": 2,
     "nnkit._forward": 2,

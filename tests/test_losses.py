@@ -202,7 +202,7 @@ def test_fit_accepts_every_classification_loss_by_name() -> None:
             device="cpu",
             progress=False,
         )
-        assert history.last is not None and history.last.train_accuracy is not None
+        assert history.last.train_accuracy is not None
         assert history.last.train_accuracy > 0.9, name
 
 
@@ -210,3 +210,29 @@ def test_a_class_target_outside_the_scores_is_named() -> None:
     for loss in (losses.cross_entropy, losses.nll):
         with pytest.raises(InvalidArgumentError, match=r"must lie in \[0, 10\).*got 12"):
             loss(torch.zeros(3, 10), torch.tensor([1, 12, 3]))
+
+
+def test_label_smoothing_is_cross_entropy_against_the_mixed_target() -> None:
+    torch.manual_seed(0)
+    logits, eps = torch.randn(6, 4, dtype=torch.float64), 0.1
+    targets = torch.tensor([0, 1, 2, 3, 0, 1])
+    mixed = (1 - eps) * F.one_hot(targets, 4).double() + eps / 4
+    by_hand = -(mixed * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    for value in (
+        losses.cross_entropy(logits, targets, label_smoothing=eps),
+        losses.CrossEntropy(label_smoothing=eps)(logits, targets),
+    ):
+        torch.testing.assert_close(value, by_hand, rtol=1e-12, atol=1e-12)
+    plain = losses.cross_entropy(logits, targets)
+    assert losses.cross_entropy(logits, targets, label_smoothing=0.0) == plain
+    sequences = logits.reshape(2, 3, 4)
+    torch.testing.assert_close(
+        losses.cross_entropy(sequences, targets.reshape(2, 3), label_smoothing=eps), by_hand
+    )
+    for bad in (-0.1, 1.0):
+        with pytest.raises(InvalidArgumentError, match=r"label_smoothing must be in \[0, 1\)"):
+            losses.CrossEntropy(label_smoothing=bad)
+    with pytest.raises(InvalidArgumentError, match=r"label_smoothing must be a number, got '0\.1'"):
+        losses.CrossEntropy(label_smoothing="0.1")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"label_smoothing must be in \[0, 1\)"):
+        losses.cross_entropy(logits, targets, label_smoothing=1.5)

@@ -34,9 +34,12 @@ def test_bad_optimizer_arguments() -> None:
         build_optimizer(3, params())  # type: ignore[arg-type]
 
 
-def test_fused_only_on_cuda_and_only_where_it_exists() -> None:
+def test_fused_on_cpu_and_cuda_only_where_it_exists() -> None:
     cpu = build_optimizer("adam", params(), device=torch.device("cpu"))
-    assert not cpu.defaults.get("fused")
+    assert cpu.defaults["fused"] is True
+    assert build_optimizer("nesterov", params(), device=torch.device("cpu")).defaults["fused"]
+    assert not build_optimizer("adam", params(), device=torch.device("meta")).defaults.get("fused")
+    assert not build_optimizer("adam", params()).defaults.get("fused")  # device unknown
     meta = torch.device("cuda")  # building does not touch the device, so this runs without one
     assert build_optimizer("adamw", params(), device=meta).defaults["fused"] is True
     assert not build_optimizer("rmsprop", params(), device=meta).defaults.get("fused")

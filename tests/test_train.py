@@ -18,7 +18,7 @@ from nnkit.history import EpochRecord
 from nnkit.metrics import BitsPerChar
 from nnkit.models import MnistCNN
 from nnkit.runtime import Runtime
-from nnkit.train import FAST_RECIPE, evaluate, fit
+from nnkit.train import FAST_RECIPE, NOTES_RECIPE, Recipe, evaluate, fit
 
 from ._data import PairDataset
 from .conftest import requires_cuda
@@ -67,13 +67,12 @@ def test_one_epoch_on_full_mnist_reaches_98_percent(mnist_root: Path) -> None:
         model,
         load_mnist(mnist_root),
         test=load_mnist(mnist_root, train=False),
-        epochs=1,
         seed=0,
         device="cpu",
         progress=False,
-        **FAST_RECIPE,
+        **replace(FAST_RECIPE, epochs=1),
     )
-    assert history.last is not None and history.last.test_accuracy is not None
+    assert history.last.test_accuracy is not None
     assert history.last.test_accuracy >= 0.98
 
 
@@ -262,7 +261,7 @@ def test_lbfgs_closure_is_driven() -> None:
         device="cpu",
         progress=False,
     )
-    assert history.last is not None and history.last.train_loss < 1e-6
+    assert history.last.train_loss < 1e-6
     torch.testing.assert_close(
         model.weight.data, torch.tensor([[1.0, -2.0, 0.5]]), atol=1e-4, rtol=0
     )
@@ -400,7 +399,7 @@ def test_amp_runs_layers_in_bfloat16() -> None:
     )
     assert set(seen) == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    assert history.last is not None and math.isfinite(history.last.train_loss)
+    assert math.isfinite(history.last.train_loss)
 
 
 def test_channels_last_reaches_the_model(small: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -473,7 +472,7 @@ def test_accepted_data_kinds() -> None:
         torch.utils.data.DataLoader(PairDataset(x, y), batch_size=16),
     ):
         history = fit(mlp(), data, test=data, epochs=1, device="cpu", progress=False)
-        assert history.last is not None and history.last.test_accuracy is not None
+        assert history.last.test_accuracy is not None
     with pytest.raises(TypeError, match="one-shot iterator"):
         fit(mlp(), iter([(x, y)]), device="cpu", progress=False)
     with pytest.raises(TypeError, match="must be a Dataset"):
@@ -570,14 +569,13 @@ def test_fit_on_cuda_with_the_fast_recipe_and_bf16_learns() -> None:
         model,
         load_mnist_sample(),
         test=load_mnist_sample(train=False),
-        epochs=2,
         seed=0,
         device="cuda",
         progress=False,
         **replace(FAST_RECIPE, runtime=Runtime(amp=True, channels_last=True)),
     )
     assert next(model.parameters()).device.type == "cuda"
-    assert history.last is not None and history.last.test_accuracy is not None
+    assert history.last.test_accuracy is not None
     assert history.last.test_accuracy > 0.93
 
 
@@ -660,7 +658,7 @@ def test_a_model_that_computes_its_own_loss_trains_with_loss_none() -> None:
     assert a.column("test_accuracy") == b.column("test_accuracy")
     # a bare loss tensor works too (no logits: no accuracy)
     scalar = fit(_ScalarLoss(), blobs(), loss=None, **kwargs)
-    assert scalar.last is not None and scalar.last.train_accuracy is None
+    assert scalar.last.train_accuracy is None
     assert scalar.records[-1].train_loss < scalar.records[0].train_loss
     with pytest.raises(InvalidArgumentError, match=r"model\(inputs, targets\) must return"):
         fit(_Logits(), blobs(), loss=None, device="cpu", progress=False)
@@ -713,19 +711,19 @@ def test_an_adaptive_softmax_model_trains_through_fit() -> None:
 
 
 def test_recipes_are_typed_mappings() -> None:
-    assert dict(FAST_RECIPE) == {
-        "batch_size": 128,
-        "optimizer": "adam",
-        "lr": 4e-3,
-        "scheduler": "onecycle",
-        "runtime": Runtime(channels_last=True),
-    }
+    assert dict(NOTES_RECIPE) == {"batch_size": 32, "optimizer": "adam"}
+    assert set(FAST_RECIPE) == {"epochs", "batch_size", "optimizer", "lr", "scheduler", "loss"}
     slower = replace(FAST_RECIPE, lr=1e-3)
-    assert slower.lr == 1e-3 and slower["lr"] == 1e-3 and FAST_RECIPE.lr == 4e-3
-    history = fit(mlp(), blobs(1280), epochs=2, device="cpu", progress=False, **slower)
+    assert slower.lr == 1e-3 and slower["lr"] == 1e-3 and FAST_RECIPE.lr == 8e-3
+    history = fit(mlp(), blobs(1280), device="cpu", progress=False, **slower)
+    assert len(history) == 2  # the recipe's epochs
     assert history.column("lr")[0] == pytest.approx(1e-3 / 25)  # OneCycle starts at max/25
     with pytest.raises(KeyError):
-        FAST_RECIPE["epochs"]
+        FAST_RECIPE["runtime"]  # None: not a key, so fit's default applies
+    unplanned = replace(FAST_RECIPE, epochs=None)
+    assert len(fit(mlp(), blobs(), epochs=1, device="cpu", progress=False, **unplanned)) == 1
+    with pytest.raises(InvalidArgumentError, match="batch_size must be a positive integer, got 0"):
+        Recipe(batch_size=0)
 
 
 def test_runtime_is_checked_and_device_given_once() -> None:

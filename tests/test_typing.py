@@ -19,9 +19,12 @@ from torch import nn
 
 from nnkit.callbacks import EarlyStopping, KeepBest, ModelCheckpoint
 from nnkit.data import BatchSource, DataLike, TensorLoader
-from nnkit.history import History
+from nnkit.experiments import DepthStudy, compare_depths
+from nnkit.history import EpochRecord, History
 from nnkit.metrics import BitsPerChar, TopKAccuracy
 from nnkit.models import MnistCNN
+from nnkit.optim_viz import trace
+from nnkit.recipes import recipe
 from nnkit.runtime import Runtime
 from nnkit.schedules import Cosine, ReduceOnPlateau
 from nnkit.train import FAST_RECIPE, Evaluation, evaluate, fit
@@ -49,16 +52,27 @@ def main() -> None:
         runtime=Runtime(amp=False, channels_last=True),
         callbacks=[KeepBest(), EarlyStopping(patience=1), ModelCheckpoint("best.pt")],
     )
-    fit(MnistCNN(depth=1), data, epochs=1, scheduler="onecycle", **replace(FAST_RECIPE, lr=1e-3))
+    fit(MnistCNN(depth=1), data, **replace(FAST_RECIPE, lr=1e-3, epochs=1))
     result: Evaluation = evaluate(MnistCNN(depth=2), data, device="cpu")
     reason: str | None = history.stop_reason
     print(result.accuracy, reason, nn.Linear(2, 2))
+    last: EpochRecord = history.last  # not Optional: an empty history raises
+    first: EpochRecord = history[0]
+    losses: list[float] = [record.train_loss for record in history]
+    tail: list[EpochRecord] = history[1:]
+    print(last.train_loss, first.epoch, losses, tail, recipe("fast", "cpu").batch_size)
+    study: DepthStudy = compare_depths((1, 2), seeds=2, recipe="notes", epochs=1)
+    print(study.final(2), [d.sentence() for d in study.differences()])
+    print(trace("adam", fn="rosenbrock").points.shape, MnistCNN(3, channels=(8, 16, 32)))
 """
 
 BAD = """
 import torch
 
+from nnkit.experiments import compare_depths
 from nnkit.models import MnistCNN
+from nnkit.optim_viz import trace
+from nnkit.recipes import recipe
 from nnkit.runtime import Runtime
 from nnkit.train import fit
 
@@ -68,6 +82,11 @@ fit(MnistCNN(depth=2), (x, y), loss="hinj")
 fit(MnistCNN(depth=2), (x, y), scheduler="cosin")
 fit(MnistCNN(depth=2), (x, y), runtime=Runtime(distributed="always"))
 fit(MnistCNN(depth=2), (x, y), amp=True)
+trace("adamm")
+trace("adam", fn="quadratik")
+MnistCNN(depth=4)
+recipe("fastest")
+compare_depths((1, 2), recipe="quick")
 """
 
 
@@ -92,7 +111,7 @@ def test_mypy_strict_accepts_correct_user_code_and_rejects_bad_option_strings(
     errors = [line for line in stdout.splitlines() if ": error:" in line]
     assert not [e for e in errors if "good.py" in e], stdout + stderr
     bad_lines = sorted({int(m.group(1)) for e in errors if (m := re.search(r"bad\.py:(\d+):", e))})
-    assert bad_lines == [9, 10, 11, 12, 13], stdout
-    for wrong in ("adamm", "hinj", "cosin", "always"):
+    assert bad_lines == list(range(12, 22)), stdout
+    for wrong in ("adamm", "hinj", "cosin", "always", "quadratik", "fastest", "quick"):
         assert f"Literal['{wrong}']" in stdout, stdout
     assert 'Unexpected keyword argument "amp"' in stdout

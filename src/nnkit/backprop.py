@@ -46,20 +46,28 @@ class Gradients:
 
     Attributes
     ----------
-    U1, Z1 : torch.Tensor
-        ``(N, H)``: hidden pre-activation :math:`X W_1 + b_1` and activation :math:`a(U_1)`.
-    U2, Z2 : torch.Tensor
-        ``(N, K)``: output pre-activation :math:`Z_1 W_2 + b_2` and output :math:`g(U_2)`.
+    U1 : torch.Tensor
+        ``(N, H)``: the hidden pre-activation :math:`X W_1 + b_1`.
+    Z1 : torch.Tensor
+        ``(N, H)``: the hidden activation :math:`a(U_1)`.
+    U2 : torch.Tensor
+        ``(N, K)``: the output pre-activation :math:`Z_1 W_2 + b_2`.
+    Z2 : torch.Tensor
+        ``(N, K)``: the output :math:`g(U_2)`.
     loss : torch.Tensor
         The scalar loss.
     delta2 : torch.Tensor
         ``(N, K)``: :math:`\\partial L / \\partial U_2`, the output error.
     delta1 : torch.Tensor
         ``(N, H)``: :math:`\\partial L / \\partial U_1`, the hidden error.
-    dW1, dW2 : torch.Tensor
-        ``(D, H)`` and ``(H, K)``: the weight gradients.
-    db1, db2 : torch.Tensor or None
-        ``(H,)`` and ``(K,)``: the bias gradients (None when that bias is None).
+    dW1 : torch.Tensor
+        ``(D, H)``: :math:`\\partial L / \\partial W_1 = X^T \\delta_1`.
+    dW2 : torch.Tensor
+        ``(H, K)``: :math:`\\partial L / \\partial W_2 = Z_1^T \\delta_2`.
+    db1 : torch.Tensor or None
+        ``(H,)``: the first bias's gradient, the column sums of ``delta1`` (None without b1).
+    db2 : torch.Tensor or None
+        ``(K,)``: the second bias's gradient, the column sums of ``delta2`` (None without b2).
     """
 
     U1: torch.Tensor
@@ -199,10 +207,14 @@ def manual_grads(
         ``(N, D)`` inputs, one sample per row.
     Y : torch.Tensor
         ``(N, K)`` targets (one-hot rows or probabilities for cross entropy).
-    W1, W2 : torch.Tensor
-        ``(D, H)`` and ``(H, K)`` weights.
-    b1, b2 : torch.Tensor, optional
-        ``(H,)`` and ``(K,)`` biases.
+    W1 : torch.Tensor
+        ``(D, H)`` weights of the hidden layer.
+    W2 : torch.Tensor
+        ``(H, K)`` weights of the output layer.
+    b1 : torch.Tensor, optional
+        ``(H,)`` bias of the hidden layer.
+    b2 : torch.Tensor, optional
+        ``(K,)`` bias of the output layer.
     activation : {"sigmoid", "tanh", "relu", "identity"}
         The hidden activation :math:`a`.
     output : {"identity", "sigmoid", "softmax"}
@@ -364,12 +376,22 @@ class ManualTraining:
 
     Attributes
     ----------
-    W1, W2, b1, b2 : torch.Tensor
-        The trained parameters (``(D, H)``, ``(H, K)``, ``(H,)``, ``(K,)``).
+    W1 : torch.Tensor
+        ``(D, H)``: the trained hidden weights.
+    W2 : torch.Tensor
+        ``(H, K)``: the trained output weights.
+    b1 : torch.Tensor
+        ``(H,)``: the trained hidden bias.
+    b2 : torch.Tensor
+        ``(K,)``: the trained output bias.
     losses : numpy.ndarray
         ``(steps + 1,)``: the loss before each step and after the last.
-    activation, output, loss : str
-        The network's settings, so :meth:`predict` can run it.
+    activation : BackpropActivation
+        The hidden activation, so :meth:`predict` can run the network.
+    output : BackpropOutput
+        The output function.
+    loss : BackpropLoss
+        The loss it was trained on.
     """
 
     W1: torch.Tensor
@@ -416,8 +438,10 @@ def train_manual(
 
     Parameters
     ----------
-    X, Y : torch.Tensor
-        ``(N, D)`` inputs and ``(N, K)`` targets.
+    X : torch.Tensor
+        ``(N, D)`` inputs.
+    Y : torch.Tensor
+        ``(N, K)`` targets.
     hidden : int
         Hidden units H.
     steps : int

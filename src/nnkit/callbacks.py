@@ -11,19 +11,18 @@ run continues exactly as the uninterrupted one would (Keras's ``BackupAndRestore
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from ._atomic import atomic_write_bytes, atomic_write_text
-from ._monitor import Mode, Monitor
+from ._monitor import Monitor
 from ._validate import boolean, non_negative_int
 from .history import EpochRecord, History
 
@@ -168,7 +167,7 @@ class KeepBest(Callback):
         self,
         monitor: str = "test_loss",
         *,
-        mode: Mode = "auto",
+        mode: Literal["auto", "min", "max"] = "auto",
         min_delta: float = 0.0,
     ) -> None:
         self._monitor = Monitor(monitor, mode, min_delta)
@@ -233,7 +232,7 @@ class EarlyStopping(KeepBest):
         self,
         monitor: str = "test_loss",
         *,
-        mode: Mode = "auto",
+        mode: Literal["auto", "min", "max"] = "auto",
         patience: int = 3,
         min_delta: float = 0.0,
         restore_best: bool = True,
@@ -298,7 +297,7 @@ class ModelCheckpoint(Callback):
         *,
         save_best_only: bool = False,
         monitor: str = "test_loss",
-        mode: Mode = "auto",
+        mode: Literal["auto", "min", "max"] = "auto",
     ) -> None:
         self.path = os.fspath(path)
         self.save_best_only = boolean(save_best_only, "save_best_only", what="ModelCheckpoint")
@@ -344,10 +343,7 @@ class CSVLogger(Callback):
     def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
         if not state.is_main_process:
             return
-        rows = []
-        for r in state.history.records:
-            row = {k: v for k, v in dataclasses.asdict(r).items() if k != "extra"}
-            rows.append({**row, **r.extra})
+        rows = state.history.rows()
         columns = list(dict.fromkeys(k for row in rows for k in row))
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")

@@ -23,6 +23,7 @@ from ._device import resolve_device
 from .errors import DistributedTimeoutError, InvalidArgumentError
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "DistContext",
     "is_main_process",
     "launched_by_torchrun",
@@ -106,7 +107,8 @@ class DistContext:
         return "every rank answers again: one was slower than the timeout, not stopped"
 
     def timeout_error(self, exc: BaseException, where: str) -> DistributedTimeoutError:
-        """A :class:`DistributedTimeoutError` for a collective that timed out at ``where``."""
+        """A :class:`~nnkit.errors.DistributedTimeoutError` for a collective that timed out at
+        ``where``."""
         missing = self.missing_ranks()
         return DistributedTimeoutError(
             f"rank {self.rank} waited more than {self.timeout:g} s for the other ranks ({where}): "
@@ -190,7 +192,8 @@ def setup(
     device : str or torch.device, optional
         ``None`` or ``"cuda"`` mean this rank's ``cuda:LOCAL_RANK`` when CUDA is available.
     timeout : float
-        Seconds a rank waits for the others in a collective (:data:`DEFAULT_TIMEOUT`) before
+        Seconds a rank waits for the others in a collective
+        (:data:`~nnkit.distributed.DEFAULT_TIMEOUT`) before
         the run fails; a rank that stalls then ends the job instead of hanging it.
 
     Returns

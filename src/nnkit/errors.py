@@ -16,6 +16,7 @@ __all__ = [
     "DataNotFoundError",
     "DistributedTimeoutError",
     "DownloadError",
+    "EmptyHistoryError",
     "InvalidArgumentError",
     "NnkitError",
     "TrainingDivergedError",
@@ -99,6 +100,11 @@ class DistributedTimeoutError(NnkitError, RuntimeError):
 
 def _rebuild_timeout_error(message: str, rank: int, missing: str) -> DistributedTimeoutError:
     return DistributedTimeoutError(message, rank=rank, missing=missing)
+
+
+class EmptyHistoryError(NnkitError, IndexError):
+    """A :class:`~nnkit.history.History` has no epoch to give (``history.last`` before the
+    first epoch ended, for instance after a Ctrl-C during it)."""
 
 
 class TrainingDivergedError(NnkitError, FloatingPointError):

@@ -20,7 +20,7 @@ from .data.sources import BatchSource, DataLike, make_source
 from .metrics import Metric, MetricsArg, MetricTotals, as_metrics
 from .runtime import ActiveRuntime, DeviceArg, Runtime
 
-__all__ = ["Evaluation", "evaluate", "evaluate_source"]
+__all__ = ["Evaluation", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def evaluate(
     10
     """
     positive_int(batch_size, "batch_size")
-    rt = (runtime or Runtime()).with_device(device).start(join=False)
+    rt = (runtime or Runtime()).with_device(device).start(join=False, model=model)
     rt.place(model)
     source = make_source(data, batch_size=batch_size, shuffle=False, seed=0, device=rt.device)
     loss_fn = None if loss is None else losses.get(loss)

@@ -6,19 +6,20 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias, cast, get_args
+from typing import Any, Literal, TypeAlias, cast, get_args, overload
 
 from matplotlib.figure import Figure
 
 from ._atomic import atomic_write_text
 from ._validate import one_of
-from .errors import DataFormatError
+from .errors import DataFormatError, EmptyHistoryError
 
 __all__ = ["STOP_REASONS", "EpochRecord", "History", "StopReason"]
 
-#: Why a training run ended: its epochs were done; its ``max_steps`` or ``max_seconds`` ran out;
+#: Why a training run ended. Its epochs were done; its ``max_steps`` or ``max_seconds`` ran out;
 #: a callback set ``stop_training`` (early stopping); a schedule finished
 #: (:class:`~nnkit.schedules.ReduceOnPlateau` at its smallest scale); or Ctrl-C.
 StopReason: TypeAlias = Literal[
@@ -68,9 +69,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
-@dataclass
-class History:
+@dataclass(eq=True)
+class History(Sequence[EpochRecord]):
     """The records of a training run, one per finished epoch.
+
+    A sequence of :class:`EpochRecord`: ``history[-1]``, ``history[1:]``, ``for record in
+    history`` and ``len(history)`` work as on a list.
 
     Attributes
     ----------
@@ -87,6 +91,8 @@ class History:
     True
     >>> h.column("test_accuracy")
     [0.9]
+    >>> h[-1] is h.last, [r.epoch for r in h]
+    (True, [1])
     """
 
     records: list[EpochRecord] = field(default_factory=list)
@@ -94,6 +100,15 @@ class History:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    @overload
+    def __getitem__(self, index: int) -> EpochRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[EpochRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> EpochRecord | list[EpochRecord]:
+        return self.records[index]
 
     @property
     def interrupted(self) -> bool:
@@ -106,9 +121,19 @@ class History:
         return self.stop_reason in ("callback", "schedule")
 
     @property
-    def last(self) -> EpochRecord | None:
-        """The most recent record, or None before the first epoch ends."""
-        return self.records[-1] if self.records else None
+    def last(self) -> EpochRecord:
+        """The most recent record.
+
+        Raises
+        ------
+        nnkit.errors.EmptyHistoryError
+            No epoch has ended yet (an ``IndexError``); check ``len(history)`` first when a run
+            may have been interrupted during its first epoch.
+        """
+        if not self.records:
+            reason = f" (stop reason: {self.stop_reason})" if self.stop_reason else ""
+            raise EmptyHistoryError(f"the history has no epochs yet{reason}, so it has no last")
+        return self.records[-1]
 
     def append(self, record: EpochRecord) -> None:
         """Add the record of the epoch that just ended."""
@@ -117,6 +142,21 @@ class History:
     def column(self, name: str) -> list[float | None]:
         """One metric across epochs (``"train_loss"``, ``"test_accuracy"``, an ``extra`` key...)."""
         return [r.get(name) for r in self.records]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per epoch (the fields, then the ``extra`` metrics): what
+        ``pandas.DataFrame(history.rows())`` or ``csv.DictWriter`` take.
+
+        Examples
+        --------
+        >>> History([EpochRecord(1, 0.5, extra={"test_bpc": 2.0})]).rows()[0]["test_bpc"]
+        2.0
+        """
+        rows = []
+        for record in self.records:
+            row = {k: v for k, v in dataclasses.asdict(record).items() if k != "extra"}
+            rows.append({**row, **record.extra})
+        return rows
 
     def best(self, name: str, *, mode: Literal["min", "max"] = "min") -> EpochRecord | None:
         """The record with the lowest (``mode="min"``) or highest (``"max"``) value of ``name``."""

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._validate import in_interval
 from .errors import InvalidArgumentError
 
 __all__ = [
@@ -87,7 +88,9 @@ def _class_out_of_range(logits: torch.Tensor, targets: torch.Tensor) -> InvalidA
     )
 
 
-def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, *, label_smoothing: float = 0.0
+) -> torch.Tensor:
     r"""Categorical cross entropy of raw scores, mean over samples (and time steps).
 
     .. math:: L = -\frac{1}{N}\sum_n \log \frac{e^{s_{n,y_n}}}{\sum_c e^{s_{n,c}}}
@@ -98,15 +101,25 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         ``(N, C)`` or ``(N, T, C)`` unnormalised scores.
     targets : torch.Tensor
         ``(N,)`` or ``(N, T)`` integer classes.
+    label_smoothing : float
+        In ``[0, 1)``: the target is the mixture ``(1 - label_smoothing) * one_hot(y) +
+        label_smoothing / C`` instead of the one-hot class (Szegedy et al., 2016), which keeps
+        the scores from growing without bound; 0 is the plain cross entropy.
 
     Examples
     --------
     >>> round(cross_entropy(torch.zeros(2, 4), torch.tensor([0, 3])).item(), 4)  # log 4
     1.3863
+    >>> sure = torch.tensor([[10.0, 0.0]])
+    >>> cross_entropy(sure, torch.tensor([0]), label_smoothing=0.2) > cross_entropy(
+    ...     sure, torch.tensor([0]))
+    tensor(True)
     """
+    if label_smoothing:
+        in_interval(label_smoothing, "label_smoothing", 0.0, 1.0, closed="[)")
     flat_logits, flat_targets = _flatten_classes(logits, targets)
     try:
-        return F.cross_entropy(flat_logits, flat_targets)
+        return F.cross_entropy(flat_logits, flat_targets, label_smoothing=label_smoothing)
     except IndexError:  # a class outside [0, C) (the CPU says so; CUDA asserts on the device)
         raise _class_out_of_range(flat_logits, flat_targets) from None
 
@@ -300,10 +313,30 @@ class _LossModule(nn.Module):
         return type(self).fn(outputs, targets)
 
 
-class CrossEntropy(_LossModule):
-    """:func:`cross_entropy` as a module."""
+class CrossEntropy(nn.Module):
+    """:func:`cross_entropy` as a module, with its ``label_smoothing``.
 
-    fn = staticmethod(cross_entropy)
+    Examples
+    --------
+    >>> CrossEntropy(label_smoothing=0.1)
+    CrossEntropy(label_smoothing=0.1)
+    >>> CrossEntropy(label_smoothing=1.5)
+    Traceback (most recent call last):
+    ...
+    nnkit.errors.InvalidArgumentError: label_smoothing must be in [0, 1), got 1.5
+    """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.label_smoothing = in_interval(
+            label_smoothing, "label_smoothing", 0.0, 1.0, closed="[)"
+        )
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(logits, targets, label_smoothing=self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        return f"label_smoothing={self.label_smoothing:g}"
 
 
 class BinaryCrossEntropy(_LossModule):

@@ -37,7 +37,6 @@ __all__ = [
     "BitsPerChar",
     "Metric",
     "MetricFn",
-    "MetricTotals",
     "MetricsArg",
     "Perplexity",
     "TopKAccuracy",
@@ -48,7 +47,7 @@ _LN2 = math.log(2.0)
 #: Names the record's own fields use.
 _RESERVED = frozenset({"loss", "accuracy"})
 
-#: A metric as a function: ``fn(outputs, targets)`` returns the batch's mean.
+#: A metric as a function. ``fn(outputs, targets)`` returns the batch's mean.
 MetricFn: TypeAlias = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 

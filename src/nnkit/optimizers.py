@@ -35,8 +35,8 @@ _CLASSES: dict[str, type[optim.Optimizer]] = {
     "adadelta": optim.Adadelta,
     "lbfgs": optim.LBFGS,
 }
-#: Optimizers with a fused CUDA implementation (one kernel for the whole update).
-_FUSED_ON_CUDA = frozenset({"sgd", "momentum", "nesterov", "adam", "adamw"})
+#: Optimizers with a fused implementation on the CPU and CUDA (one kernel for the whole update).
+_FUSED = frozenset({"sgd", "momentum", "nesterov", "adam", "adamw"})
 #: Extra keyword arguments that the SGD variants imply.
 _PRESETS: dict[str, dict[str, Any]] = {
     "momentum": {"momentum": 0.9},
@@ -63,6 +63,11 @@ def optimizer_class(name: OptimizerName) -> type[optim.Optimizer]:
 
 def default_lr(name_or_class: OptimizerName | type[optim.Optimizer]) -> float:
     """PyTorch's default learning rate for an optimizer (Adam: 0.001).
+
+    Parameters
+    ----------
+    name_or_class : OptimizerName or type
+        A name from :data:`OPTIMIZER_NAMES`, or a ``torch.optim.Optimizer`` subclass.
 
     Examples
     --------
@@ -97,9 +102,9 @@ def build_optimizer(
     weight_decay : float
         L2 penalty (decoupled for AdamW). Not accepted by LBFGS.
     device : torch.device, optional
-        Where the parameters live. On CUDA, SGD and Adam(W) use their fused implementation
-        (``fused=True``, one kernel per step instead of several per tensor) unless ``fused`` is
-        given in ``kwargs``.
+        Where the parameters live. On the CPU and on CUDA, SGD and Adam(W) use their fused
+        implementation (``fused=True``: one kernel per step instead of several per tensor, the
+        same update up to float rounding) unless ``fused`` is given in ``kwargs``.
     **kwargs
         Passed on to the optimizer (``betas``, ``momentum``...).
 
@@ -123,7 +128,7 @@ def build_optimizer(
         )
     cls = optimizer_class(optimizer)
     settings: dict[str, Any] = {**_PRESETS.get(optimizer, {}), **kwargs}
-    if device is not None and device.type == "cuda" and optimizer in _FUSED_ON_CUDA:
+    if device is not None and device.type in ("cpu", "cuda") and optimizer in _FUSED:
         settings.setdefault("fused", True)
     settings["lr"] = default_lr(cls) if lr is None else positive_float(lr, "lr")
     if weight_decay:

@@ -45,7 +45,7 @@ __all__ = [
     "SchedulerName",
 ]
 
-#: Schedules by name: ``"cosine"`` is :class:`Cosine` (to 0 over the budget, every step);
+#: Schedules by name. ``"cosine"`` is :class:`Cosine` (to 0 over the budget, every step);
 #: ``"onecycle"`` PyTorch's OneCycleLR over the step budget; ``"step"`` PyTorch's StepLR,
 #: a tenth every third of the epochs.
 SchedulerName: TypeAlias = Literal["onecycle", "cosine", "step"]
@@ -69,7 +69,7 @@ class Schedule(ABC):
 
     @property
     def finished(self) -> bool:
-        """True when the schedule has nothing left to do: ``fit`` then stops."""
+        """True when the schedule has nothing left to do (``fit`` then stops)."""
         return False
 
     def state_dict(self) -> dict[str, Any]:

@@ -37,13 +37,13 @@ class Surface:
         Its name (or the callable's ``__name__`` for user functions).
     fn : callable
         ``fn(x, y) -> tensor``, elementwise, so it works on scalars and on grids.
-    minima : tuple of (float, float)
+    minima : tuple of tuple of float
         The known global minima (empty when unknown).
     minimum_value : float or None
         f at the minima.
-    window : (xmin, xmax, ymin, ymax)
-        A plotting window that shows the interesting part.
-    start : (float, float)
+    window : tuple of float
+        ``(xmin, xmax, ymin, ymax)``: a plotting window that shows the interesting part.
+    start : tuple of float
         A start point that makes a good demonstration.
     formula : str
         The formula in LaTeX.
@@ -86,6 +86,7 @@ def _rastrigin(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 20.0 + x * x - 10.0 * torch.cos(two_pi * x) + y * y - 10.0 * torch.cos(two_pi * y)
 
 
+#: Every built-in surface by name (see :data:`SURFACE_NAMES`).
 SURFACES: dict[str, Surface] = {
     "quadratic": Surface(
         "quadratic",
@@ -144,7 +145,7 @@ SURFACES: dict[str, Surface] = {
 }
 
 
-def get_surface(fn: str | SurfaceFn | Surface) -> Surface:
+def get_surface(fn: SurfaceName | SurfaceFn | Surface) -> Surface:
     """A :class:`Surface` for a name, a callable ``f(x, y)`` or a Surface.
 
     A callable becomes a Surface with no known minimum, the default window and start.

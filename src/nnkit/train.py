@@ -13,8 +13,7 @@ import gc
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,60 +40,20 @@ from .evaluation import Evaluation, evaluate, evaluate_source
 from .history import EpochRecord, History, StopReason
 from .metrics import MetricsArg, as_metrics
 from .optimizers import OptimizerName, build_optimizer, optimizer_class
+from .recipes import FAST_RECIPE, GPU_RECIPE, NOTES_RECIPE, Recipe
 from .runtime import ActiveRuntime, DeviceArg, Runtime
-from .schedules import SchedulerArg, SchedulerName
+from .schedules import SchedulerArg
 
-__all__ = ["FAST_RECIPE", "DataLike", "Evaluation", "Recipe", "evaluate", "fit"]
-
-
-@dataclass(frozen=True)
-class Recipe(Mapping[str, Any]):
-    """A named set of :func:`fit` settings that travel together.
-
-    A mapping of ``fit`` keyword arguments, so ``fit(model, data, **recipe)`` applies it, and a
-    frozen dataclass, so its fields are typed and ``dataclasses.replace(recipe, lr=1e-3)``
-    makes a variant. Settings passed to ``fit`` next to ``**recipe`` must not repeat its keys.
-
-    Examples
-    --------
-    >>> FAST_RECIPE.batch_size, FAST_RECIPE.runtime.channels_last
-    (128, True)
-    >>> sorted(FAST_RECIPE)
-    ['batch_size', 'lr', 'optimizer', 'runtime', 'scheduler']
-    """
-
-    batch_size: int = 32
-    optimizer: OptimizerName = "adam"
-    lr: float | None = None
-    scheduler: SchedulerName | None = None
-    runtime: Runtime = field(default_factory=Runtime)
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._keys():
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys())
-
-    def __len__(self) -> int:
-        return len(self._keys())
-
-    def _keys(self) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(self))
-
-
-#: nnkit's recommended fast settings for MNIST CNNs on a CPU: a larger batch, a 4x higher
-#: peak learning rate under OneCycle, and the channels-last memory format (faster convolutions
-#: and pooling on CPUs). ``fit(model, data, epochs=3, **FAST_RECIPE)``; see
-#: ``benchmarks/time_to_accuracy.py`` for what it buys.
-FAST_RECIPE = Recipe(
-    batch_size=128,
-    optimizer="adam",
-    lr=4e-3,
-    scheduler="onecycle",
-    runtime=Runtime(channels_last=True),
-)
+__all__ = [
+    "FAST_RECIPE",
+    "GPU_RECIPE",
+    "NOTES_RECIPE",
+    "DataLike",
+    "Evaluation",
+    "Recipe",
+    "evaluate",
+    "fit",
+]
 
 
 def fit(
@@ -143,13 +102,16 @@ def fit(
         Dataset through a :class:`~nnkit.data.DatasetSource`; a ``DataLoader``, any
         :class:`~nnkit.data.BatchSource` (:class:`nnkit.text.StreamBatches`...) or a
         re-iterable of ``(inputs, targets)`` batches is used as it is.
-    epochs, max_steps, max_seconds : optional
-        The budgets: at most ``epochs`` epochs (counting those a resumed run restored), at most
-        ``max_steps`` optimizer steps, at most ``max_seconds`` seconds of wall time (training,
-        evaluation and callbacks; a resumed run counts the seconds before it), whichever ends
-        first. Steps and seconds are checked after every step; the epoch they end is then
-        evaluated and recorded as usual. With none given, one epoch. ``history.stop_reason``
-        says what ended the run.
+    epochs : int, optional
+        At most this many epochs (counting those a resumed run restored). The three budgets
+        (``epochs``, ``max_steps``, ``max_seconds``) end the run at whichever comes first; with
+        none given, one epoch. ``history.stop_reason`` says which ended it.
+    max_steps : int, optional
+        At most this many optimizer steps, checked after every step; the epoch it ends is then
+        evaluated and recorded as usual.
+    max_seconds : float, optional
+        At most this many seconds of wall time (training, evaluation and callbacks; a resumed
+        run counts the seconds before it), checked after every step.
     test : DataLike, optional
         Evaluated after every epoch (``test_loss``/``test_accuracy`` and ``test_<metric>``).
     loss : str, callable or None
@@ -173,7 +135,7 @@ def fit(
         Weight decay of an optimizer given by name (decoupled for AdamW).
     optimizer_kwargs : mapping, optional
         Further arguments of an optimizer given by name (``betas``, ``momentum``...).
-    scheduler : str, Schedule or torch scheduler, optional
+    scheduler : str, Schedule or torch.optim.lr_scheduler.LRScheduler, optional
         The learning-rate schedule (:mod:`nnkit.schedules`): a
         :class:`~nnkit.schedules.Schedule` (:class:`~nnkit.schedules.Cosine`,
         :class:`~nnkit.schedules.ReduceOnPlateau`...) over the budget, set before every step;
@@ -185,8 +147,10 @@ def fit(
         Arguments of a scheduler given by name (``{"floor": 0.1}`` for ``"cosine"``).
     grad_clip : float, optional
         Clip the global gradient norm to this value.
-    batch_size, test_batch_size : int
-        Batch sizes for training and evaluation (per rank under torchrun).
+    batch_size : int
+        Training batch size (per rank under torchrun).
+    test_batch_size : int
+        Evaluation batch size (per rank under torchrun); it changes speed, not the results.
     shuffle : bool
         Shuffle the training data every epoch.
     device : str or torch.device, optional
@@ -278,7 +242,7 @@ def fit(
     budget = Budget.of(epochs, max_steps, max_seconds, steps_per_epoch=0)
 
     # -- set up: runtime, data, optimizer, schedule --------------------------------------------
-    rt = (runtime or Runtime()).with_device(device).start()
+    rt = (runtime or Runtime()).with_device(device).start(model=model)
     if seed is not None:
         torch.manual_seed(seed)
     rt.place(model)

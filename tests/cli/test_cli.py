@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,8 @@ def test_semantic_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> Non
     assert "argument --epochs: epochs must be a positive integer, got 0" in err
     assert main(["mnist", "--batch-size", "0", "--epochs", "1", "--depth", "1"]) == 2
     assert "argument --batch-size: batch_size must be a positive integer" in capsys.readouterr().err
+    assert main(["mnist", "--seeds", "0", "--depth", "1"]) == 2
+    assert "argument --seeds: seeds must be a positive integer, got 0" in capsys.readouterr().err
 
 
 def test_missing_data_folder_is_a_one_line_failure(
@@ -93,29 +96,38 @@ def test_summary_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_mnist_on_the_sample_end_to_end(tmp_path: Path) -> None:
     plot, out = tmp_path / "depth.png", tmp_path / "out.json"
     result = run(
-        "mnist",
-        "--depth",
-        "1",
-        "2",
-        "--epochs",
-        "2",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--plot",
-        str(plot),
-        "--json",
-        str(out),
-    )
+        "mnist", "--depth", "1", "2", "3", "--seeds", "3", "--epochs", "1", "--device", "cpu",
+        "--quiet", "--plot", str(plot), "--json", str(out),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "embedded MNIST sample" in result.stdout
-    table = [line.split() for line in result.stdout.splitlines() if line.strip()[:1] in {"1", "2"}]
-    assert [row[0] for row in table] == ["1", "2"]
+    assert "recipe: fast (epochs=1, batch_size=128" in result.stdout
+    lines = result.stdout.splitlines()
+    table = [line for line in lines if line.strip()[:1] in {"1", "2", "3"}]
+    assert [row.split()[0] for row in table] == ["1", "2", "3"]
+    for row, params in zip(table, ("355,306", "116,234", "40,522"), strict=True):
+        assert re.search(rf" {params} +[0-9.]+M +3 +[0-9.]+ ± [0-9.]+ +\[", row), row
+    pairs = [line for line in result.stdout.splitlines() if " vs depth " in line]
+    assert [p.split(":")[0] for p in pairs] == [
+        "depth 1 vs depth 2", "depth 1 vs depth 3", "depth 2 vs depth 3",
+    ]  # fmt: skip
+    assert all("(95% interval, 3 paired seeds)" in p for p in pairs)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    histories = {k: History.from_dict(v) for k, v in json.loads(out.read_text()).items()}
-    assert sorted(histories) == ["1", "2"] and all(len(h) == 2 for h in histories.values())
-    last = histories["2"].last
-    assert last is not None and last.test_accuracy is not None and last.test_accuracy > 0.85
+    study = json.loads(out.read_text())
+    assert study["seeds"] == [0, 1, 2] and study["settings"]["recipe"] == "fast"
+    for depth in ("1", "2", "3"):
+        runs = study["depths"][depth]["runs"]
+        histories = [History.from_dict(r["history"]) for r in runs]
+        assert [r["seed"] for r in runs] == [0, 1, 2] and all(len(h) == 1 for h in histories)
+        accuracies = [h.records[-1].test_accuracy for h in histories]
+        final = study["depths"][depth]["final_test_accuracy"]
+        assert final["mean"] == pytest.approx(sum(accuracies) / 3)  # type: ignore[arg-type]
+        assert final["min"] == min(accuracies) > 0.8  # type: ignore[type-var]
+    notes = run("mnist", "--depth", "2", "--recipe", "notes", "--epochs", "1", "--batch-size",
+                "64", "--device", "cpu", "--quiet")  # fmt: skip
+    assert notes.returncode == 0, notes.stderr
+    assert "recipe: notes (with overrides) (epochs=1, batch_size=64, optimizer=adam" in notes.stdout
+    assert "one seed" not in notes.stdout  # one depth: no pairs
 
 
 def test_optim_writes_figure_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

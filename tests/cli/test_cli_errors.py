@@ -131,7 +131,8 @@ def test_a_late_write_failure_keeps_the_other_outputs(
          "--json", str(tmp_path / "h.json")]
     )  # fmt: skip
     assert code == 1
-    assert json.loads((tmp_path / "h.json").read_text())["1"]["records"][0]["epoch"] == 1
+    study = json.loads((tmp_path / "h.json").read_text())
+    assert study["depths"]["1"]["runs"][0]["history"]["records"][0]["epoch"] == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "could not write figure to" in err and "No space" in err
 
@@ -186,6 +187,8 @@ def test_one_ctrl_c_stops_the_whole_comparison_and_keeps_what_finished(tmp_path:
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stdout
-    histories = json.loads(out.read_text())
-    assert list(histories) == ["1"]  # depth 1 was running; 2 and 3 never started
-    assert histories["1"]["stop_reason"] == "interrupted"
+    study = json.loads(out.read_text())
+    assert study["interrupted"] is True
+    runs = {depth: entry["runs"] for depth, entry in study["depths"].items()}
+    assert [len(r) for r in runs.values()] == [1, 0, 0]  # depth 1 was running; 2, 3 never started
+    assert runs["1"][0]["history"]["stop_reason"] == "interrupted"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..data import load_mnist, load_mnist_sample
 from ..distributed import DEFAULT_TIMEOUT
-from ..experiments import compare_depths, depth_table, plot_depth_comparison
+from ..experiments import compare_depths, depth_table, difference_lines, plot_depth_comparison
 from ..optimizers import OPTIMIZER_NAMES
+from ..recipes import RECIPE_NAMES, recipe
 from ..runtime import Runtime
 from ._common import FIGURE_FORMATS, check_output, save_figure, save_text, say, write_outputs
 
@@ -20,10 +22,13 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "mnist",
         help="train MnistCNN at depths 1-3 and compare accuracy",
-        description="Train one MnistCNN per depth under identical settings and compare test "
-        "accuracy against epoch. Trains on the 10,000/2,000-image sample embedded in nnkit "
-        "unless --data names a folder with the full MNIST files (for example --data "
-        '"$NNKIT_DATA"). Ctrl-C stops the whole comparison, writes what finished and exits 130.',
+        description="Train one MnistCNN per depth and seed under identical settings (nnkit's "
+        "fast recipe unless --recipe notes) and compare test accuracy: a table with the mean "
+        "± std over the seeds, parameters and mult-adds per depth, and for each pair of depths "
+        "the paired difference with a 95%% interval. Trains on the 10,000/2,000-image sample "
+        "embedded in nnkit unless --data names a folder with the full MNIST files (for example "
+        '--data "$NNKIT_DATA"). Ctrl-C stops the whole study, writes what finished and exits '
+        "130.",
     )
     parser.add_argument(
         "--depth",
@@ -33,7 +38,31 @@ def add_parser(sub: Any) -> None:
         default=[1, 2, 3],
         help="depths to compare (default: 1 2 3)",
     )
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per depth (default 3)")
+    parser.add_argument(
+        "--recipe",
+        choices=RECIPE_NAMES,
+        default="fast",
+        help="training settings: 'fast' is nnkit's fastest recipe for the device (on a CPU 2 "
+        "epochs, batch 128, OneCycle Adam to 0.008, label smoothing 0.1), 'notes' the notes' "
+        "settings (batch 32, Adam 0.001, 3 epochs); the flags below override it "
+        "(default fast)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train every depth with seeds 0..N-1 and report mean ± std and the paired "
+        "differences between depths (default 1)",
+    )
+    parser.add_argument(
+        "--match-params",
+        action="store_true",
+        help="widen or narrow each depth's convolutions so all have about depth 2's 116,234 "
+        "parameters (deeper apart from bigger)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per run (default: the recipe's)"
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -45,12 +74,18 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--json", type=Path, default=None, help="write the histories as JSON")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: PyTorch's)")
     parser.add_argument(
-        "--optimizer", choices=OPTIMIZER_NAMES, default="adam", help="optimizer (default adam)"
+        "--batch-size", type=int, default=None, help="batch size (default: the recipe's)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="(peak) learning rate (default: the recipe's)"
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=OPTIMIZER_NAMES,
+        default=None,
+        help="optimizer (default: the recipe's, adam)",
+    )
     parser.add_argument(
         "--dist-timeout",
         type=float,
@@ -78,31 +113,50 @@ def run(args: argparse.Namespace) -> int:
             else "; pass --data DIR to train on the full MNIST files"
         )
     say(f"data: {source} ({len(train):,} train / {len(test):,} test images){note}")
-    histories = compare_depths(
+    chosen = recipe(args.recipe, args.device)
+    overrides = {
+        key: value
+        for key, value in (
+            ("batch_size", args.batch_size),
+            ("lr", args.lr),
+            ("optimizer", args.optimizer),
+        )
+        if value is not None
+    }
+    chosen = replace(
+        chosen,
+        runtime=replace(chosen.runtime or Runtime(), dist_timeout=args.dist_timeout),
+        **overrides,
+    )
+    study = compare_depths(
         tuple(args.depth),
         epochs=args.epochs,
+        seeds=args.seeds,
         train=train,
         test=test,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
+        recipe=chosen,
+        match_params=args.match_params,
         device=args.device,
-        runtime=Runtime(dist_timeout=args.dist_timeout),
         progress=not args.quiet,
     )
-    interrupted = len(histories) < len(args.depth) or any(h.interrupted for h in histories.values())
-    say("\n" + depth_table(histories))
+    study.settings["recipe"] = args.recipe + (" (with overrides)" if overrides else "")
+    shown = ", ".join(f"{k}={v}" for k, v in study.settings.items() if k != "recipe")
+    say(f"\nrecipe: {study.settings['recipe']} ({shown})")
+    say(depth_table(study))
+    for line in difference_lines(study):
+        say(line)
     outputs = []
     if args.json is not None:
-        payload = {str(d): h.to_dict() for d, h in histories.items()}
-        text = json.dumps(payload, indent=2) + "\n"
-        outputs.append(("histories", args.json, lambda: save_text(args.json, text)))
+        text = json.dumps(study.to_dict(), indent=2) + "\n"
+        outputs.append(("study", args.json, lambda: save_text(args.json, text)))
     if args.plot is not None:
-        fig = plot_depth_comparison(histories, title=f"MnistCNN depth comparison ({source})")
+        data = "embedded sample" if args.data is None else "full MNIST"
+        widths = ", matched parameters" if args.match_params else ""
+        title = f"MnistCNN depth study ({data}, recipe {args.recipe}, {args.seeds} seeds{widths})"
+        fig = plot_depth_comparison(study, title=title)
         outputs.append(("figure", args.plot, lambda: save_figure(fig, args.plot)))
     failed = write_outputs(outputs)
-    if interrupted:
-        say("interrupted: the table and the files hold the epochs that finished")
+    if study.interrupted:
+        say("interrupted: the table and the files hold the runs that finished")
         return 130
     return 1 if failed else 0

@@ -18,7 +18,9 @@ from ._common import UsageError, check_output, say, write_outputs
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "text", help="character-level language model: train, generate, eval", description=__doc__
+        "text",
+        help="character-level language model: train, generate, eval",
+        description="Train a character model on any UTF-8 text, generate from it, evaluate it.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -124,9 +126,9 @@ def run_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         report=True,
     )
-    last = history.last
-    if last is not None:
-        say(f"validation: {last.extra['test_bpc']:.3f} bits/char after {len(history)} epochs")
+    if len(history):
+        bpc = history.last.extra["test_bpc"]
+        say(f"validation: {bpc:.3f} bits/char after {len(history)} epochs")
     failed = 0
     if is_main_process():
         model.cpu()

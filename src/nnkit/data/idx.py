@@ -25,7 +25,8 @@ _DTYPES: dict[int, str] = {
     0x0E: ">f8",
 }
 _GZIP_MAGIC = b"\x1f\x8b"
-#: The largest array :func:`read_idx` builds unless told otherwise (``max_bytes``): 2 GiB, forty
+#: The largest array :func:`~nnkit.data.read_idx` builds unless told otherwise (``max_bytes``): 2
+#: GiB, forty
 #: times the MNIST training images. A header that declares more is refused before anything is
 #: decompressed or allocated (a gzip "bomb" of a few MB can otherwise expand to GBs).
 DEFAULT_MAX_BYTES = 2**31
@@ -88,7 +89,8 @@ def read_idx_bytes(
     name : str
         What to call the data in error messages (usually the file name).
     max_bytes : int
-        Refuse a header that declares more data than this (:data:`DEFAULT_MAX_BYTES`).
+        Refuse a header that declares more data than this
+        (:data:`~nnkit.data.idx.DEFAULT_MAX_BYTES`).
 
     Returns
     -------

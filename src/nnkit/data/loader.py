@@ -44,7 +44,7 @@ class TensorLoader(PlannedSource):
     (like ``ToTensor``), then normalised with ``(x - mean) / std`` if ``normalize`` is given.
     Every epoch visits every sample exactly once; with ``shuffle`` the order of epoch ``e`` is a
     function of ``(seed, e)`` alone, so the same seed gives the same orders, and a resumed run
-    (:meth:`set_epoch`, :meth:`load_state_dict`) continues the sequence exactly. A
+    (``set_epoch``, ``load_state_dict``) continues the sequence exactly. A
     :class:`~nnkit.data.BatchSource`: :func:`~nnkit.train.fit` takes it as it is.
 
     Parameters
@@ -137,7 +137,7 @@ class TensorLoader(PlannedSource):
         A global batch is ``batch_size * world_size`` consecutive samples of the epoch's order,
         split into ``world_size`` near-equal parts; this loader yields part ``rank``. So the
         ranks together visit every sample of an epoch exactly once (no padding, no repeats),
-        all ranks take the same number of steps, and :attr:`global_count` tells how many samples
+        all ranks take the same number of steps, and ``global_count`` tells how many samples
         the current global batch holds (the last one may be smaller, or leave a rank empty).
         """
         self._plan.shard(rank, world_size)

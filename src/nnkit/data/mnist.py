@@ -330,7 +330,7 @@ def load_mnist_sample(*, train: bool = True, verify: bool = True) -> MnistDatase
 
     The first 10,000 training images and the first 2,000 test images of the official files,
     byte for byte (MNIST is CC BY-SA 3.0, Yann LeCun and Corinna Cortes). They were cut out by
-    ``scripts/make_sample.py``; their digests are :data:`SAMPLE_SHA256`.
+    ``scripts/make_sample.py``; their digests are :data:`~nnkit.data.mnist.SAMPLE_SHA256`.
 
     Parameters
     ----------

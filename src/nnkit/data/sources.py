@@ -1,6 +1,7 @@
 """Batch sources: what :func:`~nnkit.train.fit` iterates, behind one declared protocol.
 
-Whatever is passed to ``fit`` as data becomes a :class:`BatchSource` (:func:`make_source`):
+Whatever is passed to ``fit`` as data becomes a :class:`BatchSource`
+(:func:`~nnkit.data.make_source`):
 ``(inputs, targets)`` tensors, a ``TensorDataset`` or an MNIST dataset become a
 :class:`~nnkit.data.TensorLoader`; another map-style ``Dataset`` a :class:`DatasetSource` (a
 ``DataLoader`` whose order nnkit controls); a ``DataLoader`` you built a :class:`LoaderSource`;
@@ -137,7 +138,7 @@ class _PlanSampler(Sampler[list[int]]):
 class DatasetSource(PlannedSource):
     """A map-style ``Dataset`` read through a ``DataLoader`` whose order nnkit decides.
 
-    The batches of epoch ``e`` hold the samples of :class:`~nnkit.data._plan.EpochPlan`'s order
+    The batches of epoch ``e`` hold the samples of nnkit's epoch plan's order
     for ``(seed, e)``, as in :class:`~nnkit.data.TensorLoader`: a resumed run replays them, and
     under ``torchrun`` each rank loads only its share. Samples are collated by the
     ``DataLoader`` (``num_workers`` worker processes, 0 by default).
@@ -196,7 +197,7 @@ class LoaderSource:
     which :func:`~nnkit.train.fit` checkpoints anyway, so a resumed run replays it too.
 
     Under ``torchrun`` the loader must already split the data (a ``DistributedSampler``);
-    otherwise :meth:`shard` refuses, and passing the ``Dataset`` itself lets nnkit split it.
+    otherwise ``shard`` refuses, and passing the ``Dataset`` itself lets nnkit split it.
 
     Examples
     --------

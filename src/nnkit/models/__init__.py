@@ -2,7 +2,7 @@
 
 from .char_rnn import CharRNN
 from .mlp import MLP
-from .mnist import MnistCNN
+from .mnist import DEFAULT_CHANNELS, MnistCNN, MnistDepth
 from .notes import NotesNet, NotesRNN
 
-__all__ = ["MLP", "CharRNN", "MnistCNN", "NotesNet", "NotesRNN"]
+__all__ = ["DEFAULT_CHANNELS", "MLP", "CharRNN", "MnistCNN", "MnistDepth", "NotesNet", "NotesRNN"]

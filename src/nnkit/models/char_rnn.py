@@ -65,7 +65,8 @@ class CharRNN(nn.Module):
         Number of distinct characters V (``len(vocab)``).
     cell : {"gru", "lstm", "rnn", "seed"}
         ``"gru"``, ``"lstm"`` and ``"rnn"`` (tanh) are PyTorch's multi-layer cells over a
-        learned embedding. ``"seed"`` is the notes' own cell (:class:`SeedCell`: one-hot input,
+        learned embedding. ``"seed"`` is the notes' own cell
+        (:class:`~nnkit.models.char_rnn.SeedCell`: one-hot input,
         linear ``i2h`` and ``i2o`` layers, log-softmax output), kept so that the notes' design can
         be trained and compared honestly; ``num_layers``, ``embedding_dim`` and ``dropout`` do
         not apply to it.
@@ -159,6 +160,7 @@ class CharRNN(nn.Module):
         }
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Logits ``(B, T, V)`` for ids ``(B, T)``, and the state to continue from."""
         self._check_inputs(ids, state)
         if self.seed_cell is not None:
             try:

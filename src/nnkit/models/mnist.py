@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import ClassVar, Final, Literal, TypeAlias, get_args
 
 import torch
 import torch.nn.functional as F
@@ -10,10 +11,13 @@ from torch import nn
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["MnistCNN"]
+__all__ = ["DEFAULT_CHANNELS", "MnistCNN", "MnistDepth"]
 
-_CHANNELS: Final = (16, 32, 64)
-_ALLOWED_DEPTHS: Final = (1, 2, 3)
+#: The depths MnistCNN supports (number of convolutional blocks).
+MnistDepth: TypeAlias = Literal[1, 2, 3]
+#: Output channels of the convolutional blocks (the notes' 16 and 32, then 64).
+DEFAULT_CHANNELS: Final = (16, 32, 64)
+_ALLOWED_DEPTHS: Final = get_args(MnistDepth)
 
 
 def _spatial_size(size: int, depth: int) -> int:
@@ -27,7 +31,8 @@ class MnistCNN(nn.Module):
     """The notes' MNIST CNN, generalised to 1, 2 or 3 convolutional blocks.
 
     Each block is a 3x3 convolution (no padding), ReLU and 2x2 max-pooling, with 16, 32 and 64
-    channels; the head is fully connected, ``flat -> 128 -> 64 -> num_classes`` with ReLU between.
+    channels unless ``channels`` says otherwise; the head is fully connected,
+    ``flat -> 128 -> 64 -> num_classes`` with ReLU between.
     ``MnistCNN(depth=2)`` is exactly the notes' ``Net``: the same layers in the same order, under
     the same attribute names (``conv1, conv2, fc1, fc2, fc3``), so a ``state_dict`` saved from
     ``Net`` loads unchanged. The flattened size is computed from the depth
@@ -35,8 +40,12 @@ class MnistCNN(nn.Module):
 
     Parameters
     ----------
-    depth : int
-        Number of convolutional blocks: 1, 2 or 3.
+    depth : {1, 2, 3}
+        Number of convolutional blocks.
+    channels : sequence of int, optional
+        Output channels of each block (``depth`` of them); the default is the first ``depth``
+        of :data:`DEFAULT_CHANNELS`, ``(16, 32, 64)``. Used to compare depths at a matched
+        parameter count (:func:`nnkit.experiments.matched_channels`).
     num_classes : int
         Number of outputs (logits).
     dropout : float
@@ -55,13 +64,35 @@ class MnistCNN(nn.Module):
     [(16, 1, 3, 3), (16,), (32, 16, 3, 3)]
     >>> model(torch.zeros(8, 1, 28, 28)).shape
     torch.Size([8, 10])
+    >>> MnistCNN(depth=3, channels=(8, 16, 32)).channels
+    (8, 16, 32)
     """
 
-    def __init__(self, depth: int = 2, *, num_classes: int = 10, dropout: float = 0.0) -> None:
+    #: The forward pass works in any memory format (it flattens with ``torch.flatten``), so
+    #: ``Runtime(channels_last="auto")`` uses channels-last for it on a CPU.
+    channels_last_safe: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        depth: MnistDepth = 2,
+        *,
+        channels: Sequence[int] | None = None,
+        num_classes: int = 10,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if isinstance(depth, bool) or not isinstance(depth, int) or depth not in _ALLOWED_DEPTHS:
             raise InvalidArgumentError(
                 f"MnistCNN depth must be one of {_ALLOWED_DEPTHS}, got {depth!r}", parameter="depth"
+            )
+        widths = tuple(DEFAULT_CHANNELS[:depth] if channels is None else channels)
+        if len(widths) != depth or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in widths
+        ):
+            raise InvalidArgumentError(
+                f"MnistCNN channels must be {depth} positive integers (one per block) for "
+                f"depth={depth}, got {channels!r}",
+                parameter="channels",
             )
         if not isinstance(num_classes, int) or num_classes < 1:
             raise InvalidArgumentError(
@@ -73,12 +104,13 @@ class MnistCNN(nn.Module):
                 f"dropout must be in [0, 1), got {dropout!r}", parameter="dropout"
             )
         self.depth = depth
+        self.channels = widths
         self.num_classes = num_classes
         self.dropout = dropout
         in_channels = 1
         for i in range(depth):
-            self.add_module(f"conv{i + 1}", nn.Conv2d(in_channels, _CHANNELS[i], 3))
-            in_channels = _CHANNELS[i]
+            self.add_module(f"conv{i + 1}", nn.Conv2d(in_channels, widths[i], 3))
+            in_channels = widths[i]
         side = _spatial_size(28, depth)
         self.flat_features = in_channels * side * side
         self.fc1 = nn.Linear(self.flat_features, 128)
@@ -90,6 +122,8 @@ class MnistCNN(nn.Module):
         return [self.get_submodule(f"conv{i + 1}") for i in range(self.depth)]  # type: ignore[misc]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, num_classes)`` of images ``(N, 1, 28, 28)`` (an error for other
+        shapes, or integer pixels)."""
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise InvalidArgumentError(
                 f"MnistCNN expects input of shape (N, 1, 28, 28), got {tuple(x.shape)}",
@@ -113,4 +147,7 @@ class MnistCNN(nn.Module):
         return self.fc3(x)  # type: ignore[no-any-return]
 
     def extra_repr(self) -> str:
-        return f"depth={self.depth}, num_classes={self.num_classes}, dropout={self.dropout}"
+        shown = (
+            "" if self.channels == DEFAULT_CHANNELS[: self.depth] else f", channels={self.channels}"
+        )
+        return f"depth={self.depth}{shown}, num_classes={self.num_classes}, dropout={self.dropout}"

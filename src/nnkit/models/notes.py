@@ -30,6 +30,7 @@ class NotesNet(nn.Module):
         self.fc3 = nn.Linear(64, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, 10)`` of images ``(N, 1, 28, 28)``, as the notes compute them."""
         x = self.conv1(x)
         x = torch.relu(x)
         x = torch.nn.functional.max_pool2d(x, 2)
@@ -71,6 +72,7 @@ class NotesRNN(nn.Module):
     def forward(
         self, input: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: log-probabilities ``(1, output_size)`` and the next hidden state."""
         combined = torch.cat((input, hidden), 1)
         hidden = self.i2h(combined)
         output = self.i2o(combined)

@@ -6,9 +6,9 @@ computation exactly (the very same ``torch.optim`` arithmetic, float32 by defaul
 point the notes lost, and stops cleanly when a run diverges; :func:`plot` draws the paths on the
 surface's contours.
 
-The package has three parts, each importing only the one before it: :mod:`.trajectory` (the
-:class:`Trajectory` record and its JSON), :mod:`.tracing` (running optimizers) and
-:mod:`.figures` (drawing them).
+The package has three parts, each importing only the one before it: ``trajectory`` (the
+:class:`Trajectory` record and its JSON), ``tracing`` (running optimizers) and ``figures``
+(drawing them).
 """
 
 from .figures import animate, plot, plot_values

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from .._atomic import atomic_path
 from ..errors import InvalidArgumentError
-from ..surfaces import SURFACES, Surface, SurfaceFn, get_surface
+from ..surfaces import SURFACES, Surface, SurfaceFn, SurfaceName, get_surface
 from .trajectory import Trajectory
 
 __all__ = ["animate", "plot", "plot_values"]
@@ -34,7 +34,9 @@ def _as_list(trajectories: Any) -> list[Trajectory]:
     return items
 
 
-def _surface_for(items: list[Trajectory], fn: str | SurfaceFn | Surface | None) -> Surface | None:
+def _surface_for(
+    items: list[Trajectory], fn: SurfaceName | SurfaceFn | Surface | None
+) -> Surface | None:
     if fn is not None:
         return get_surface(fn)
     names = {t.fn for t in items}
@@ -160,7 +162,7 @@ def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
 def plot(
     trajectories: Mapping[str, Trajectory] | Iterable[Trajectory] | Trajectory,
     *,
-    fn: str | SurfaceFn | Surface | None = None,
+    fn: SurfaceName | SurfaceFn | Surface | None = None,
     kind: Literal["scatter", "line"] = "scatter",
     contours: bool = True,
     log_contours: bool | None = None,
@@ -280,7 +282,7 @@ def animate(
     trajectories: Mapping[str, Trajectory] | Iterable[Trajectory] | Trajectory,
     path: str | os.PathLike[str],
     *,
-    fn: str | SurfaceFn | Surface | None = None,
+    fn: SurfaceName | SurfaceFn | Surface | None = None,
     fps: int = 15,
     max_frames: int = 120,
     contours: bool = True,

@@ -11,7 +11,7 @@ import torch
 
 from ..errors import InvalidArgumentError
 from ..optimizers import OPTIMIZER_NAMES, OptimizerName, build_optimizer
-from ..surfaces import Surface, SurfaceFn, get_surface
+from ..surfaces import Surface, SurfaceFn, SurfaceName, get_surface
 from .trajectory import Trajectory
 
 __all__ = ["DEFAULT_LR_GRID", "NOTES_OPTIMIZERS", "OptimizerArg", "compare", "trace", "tune_lr"]
@@ -63,7 +63,7 @@ def _check_start(start: Sequence[float]) -> tuple[float, float]:
 def trace(
     optimizer: OptimizerArg,
     *,
-    fn: str | SurfaceFn | Surface = "quadratic",
+    fn: SurfaceName | SurfaceFn | Surface = "quadratic",
     start: Sequence[float] | None = None,
     lr: float = 0.1,
     steps: int = 100,
@@ -79,13 +79,14 @@ def trace(
 
     Parameters
     ----------
-    optimizer : str or torch.optim.Optimizer subclass
+    optimizer : str or type
         ``"sgd"``, ``"momentum"`` (SGD, momentum 0.9), ``"nesterov"``, ``"adagrad"``,
-        ``"rmsprop"``, ``"adadelta"``, ``"adam"``, ``"adamw"``, ``"lbfgs"``, or a class.
+        ``"rmsprop"``, ``"adadelta"``, ``"adam"``, ``"adamw"``, ``"lbfgs"``, or a
+        ``torch.optim.Optimizer`` subclass.
     fn : str, callable or Surface
         A name from :data:`nnkit.surfaces.SURFACE_NAMES` or ``f(x, y) -> tensor`` written with
         torch operations.
-    start : (float, float), optional
+    start : tuple of float, optional
         The start point; by default the surface's (``(1.0, 1.5)`` for ``"quadratic"``).
     lr : float
         Learning rate.
@@ -200,7 +201,7 @@ def _score(t: Trajectory, surface: Surface) -> tuple[float, float]:
 def tune_lr(
     optimizer: OptimizerArg,
     *,
-    fn: str | SurfaceFn | Surface = "quadratic",
+    fn: SurfaceName | SurfaceFn | Surface = "quadratic",
     start: Sequence[float] | None = None,
     steps: int = 100,
     grid: Iterable[float] = DEFAULT_LR_GRID,
@@ -245,7 +246,7 @@ def tune_lr(
 def compare(
     optimizers: Iterable[OptimizerArg] = NOTES_OPTIMIZERS,
     *,
-    fn: str | SurfaceFn | Surface = "quadratic",
+    fn: SurfaceName | SurfaceFn | Surface = "quadratic",
     start: Sequence[float] | None = None,
     lr: float | Mapping[str, float] | Literal["tuned"] = 0.1,
     steps: int = 100,
@@ -256,7 +257,7 @@ def compare(
 
     Parameters
     ----------
-    optimizers : iterable of str or Optimizer subclass
+    optimizers : iterable of str or type
         By default the notes' six: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW.
     fn, start, steps, dtype
         As in :func:`trace`.

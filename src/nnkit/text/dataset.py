@@ -60,8 +60,9 @@ def split_text(
 
     Returns
     -------
-    (list of str, list of str)
-        Training pieces and validation pieces, in text order. A model never sees a window that
+    tuple of list of str
+        ``(training pieces, validation pieces)``: training pieces and validation pieces, in text
+        order. A model never sees a window that
         crosses from one piece into another, so nothing leaks across the boundary.
 
     Examples

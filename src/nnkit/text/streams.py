@@ -71,7 +71,7 @@ class StreamBatches:
 
     @property
     def num_samples(self) -> int | None:
-        """Unknown in samples: a stream is not a sample (None)."""
+        """None, since a stream is not a sample."""
         return None
 
     def shard(self, rank: int, world_size: int) -> None:

@@ -109,8 +109,13 @@ def train(
         The corpus.
     vocab : Vocab
         Its vocabulary (characters outside it become the unknown id).
-    epochs, max_steps, max_seconds : optional
-        Budgets, as in :func:`~nnkit.train.fit`.
+    epochs : int, optional
+        At most this many epochs (as in :func:`~nnkit.train.fit`: the first budget to run out
+        ends training).
+    max_steps : int, optional
+        At most this many optimizer steps.
+    max_seconds : float, optional
+        At most this many seconds of wall time.
     seq_len : int
         Characters per stream per step. Short sequences make more optimiser steps per second,
         which is what a time budget rewards.
