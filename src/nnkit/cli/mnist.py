@@ -72,7 +72,12 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--plot", type=Path, default=None, help="write the comparison figure (.png, .svg, .pdf...)"
     )
-    parser.add_argument("--json", type=Path, default=None, help="write the histories as JSON")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="write the study as JSON (settings, every run's history, the statistics)",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     parser.add_argument(
         "--batch-size", type=int, default=None, help="batch size (default: the recipe's)"
