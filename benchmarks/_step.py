@@ -11,6 +11,12 @@ from nnkit.optimizers import build_optimizer
 from nnkit.runtime import Runtime
 
 
+def sync(device: str | torch.device) -> None:
+    """Wait for the device to finish its queued work (nothing to wait for on a CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def train_step(depth: MnistDepth, batch: int, device: str) -> Callable[[], None]:
     """A warmed-up step (forward, cross entropy, backward, the fused Adam step; channels-last
     on a CPU) on random images already on ``device``; it waits for CUDA to finish."""
@@ -26,8 +32,7 @@ def train_step(depth: MnistDepth, batch: int, device: str) -> Callable[[], None]
         optimizer.zero_grad(set_to_none=True)
         torch.nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
-        if rt.device.type == "cuda":
-            torch.cuda.synchronize()
+        sync(rt.device)
 
     for _ in range(5):  # warm-up: allocator, cuDNN and oneDNN kernel choice
         step()

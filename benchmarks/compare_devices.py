@@ -42,10 +42,10 @@ from nnkit.train import fit
 
 try:
     from ._paths import mnist_root
-    from ._step import train_step
+    from ._step import sync, train_step
 except ImportError:  # run as a script
     from _paths import mnist_root  # type: ignore[no-redef]
-    from _step import train_step  # type: ignore[no-redef]
+    from _step import sync, train_step  # type: ignore[no-redef]
 
 EPOCH_SETTINGS = {
     "notes' settings (batch 32)": dict(NOTES_RECIPE),
@@ -61,21 +61,14 @@ def device_name(device: str) -> str:
     return f"{cpu} CPU, {torch.get_num_threads()} threads"
 
 
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
 def step_rate(device: str, batch: int, steps: int, rounds: int) -> float:
     """Samples per second of one training step at ``batch`` (median over ``rounds``)."""
     step = train_step(2, batch, device)
     timings = []
-    for _ in range(rounds):
-        _sync(device)
+    for _ in range(rounds):  # each step waits for the device (see train_step)
         started = time.perf_counter()
         for _ in range(steps):
             step()
-        _sync(device)
         timings.append(time.perf_counter() - started)
     return batch * steps / statistics.median(timings)
 
@@ -83,7 +76,7 @@ def step_rate(device: str, batch: int, steps: int, rounds: int) -> float:
 def epoch_rate(device: str, train: Any, settings: dict[str, Any]) -> float:
     """Samples per second of one ``fit`` epoch with ``settings`` (after a 20-step warm-up)."""
     fit(MnistCNN(depth=2), train, max_steps=20, device=device, progress=False, **settings)
-    _sync(device)
+    sync(device)
     history = fit(MnistCNN(depth=2), train, epochs=1, seed=0, device=device, progress=False,
                   **settings)  # fmt: skip
     return history.last.samples_per_second
@@ -148,7 +141,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| machine | device | benchmark | setting | samples/s | vs CPU |",
         "| --- | --- | --- | --- | ---: | ---: |",
     ]
-    for r in with_ratios(result["rows"]):
+    for r in result["rows"]:  # with their ratios (with_ratios)
         ratio = "-" if r["vs_cpu"] is None else f"{r['vs_cpu']:.2f}x"
         lines.append(
             f"| {r['machine']} | {r['name']} | {r['benchmark']} | {r['setting']} | "
@@ -166,7 +159,7 @@ def markdown(result: dict[str, Any]) -> str:
 def chart(result: dict[str, Any]) -> Figure:
     """Grouped bars: one group per benchmark setting, one bar per device (a log scale when the
     rates span more than a factor of 20, as a CPU and a GPU do)."""
-    rows = with_ratios(result["rows"])
+    rows = result["rows"]
     settings = list(dict.fromkeys(f"{r['benchmark']}: {r['setting']}" for r in rows))
     devices = list(dict.fromkeys(f"{r['name']} ({r['machine']})" for r in rows))
     fig = Figure(figsize=(max(7.0, 1.3 * len(settings) * max(1, len(devices)) / 2 + 3), 4.8),

@@ -18,7 +18,8 @@ machine drifts by up to 30% between days; absolute times are quoted only for GPU
     (b') the same with the memory layout and the optimizer step the notes use (contiguous
     NCHW, Adam's per-tensor loop), to show what nnkit's defaults buy with the arithmetic
     unchanged.
-(c) the fast recipe for the device (:func:`nnkit.recipes.recipe`), one run per seed: ``fit``
+(c) the fast recipe for the device (:func:`nnkit.recipes.recipe`), one run per seed (which
+    fixes the initialisation and the batch order): ``fit``
     on the 60,000 training images with the recipe's fixed epoch budget, then one evaluation on
     the test images; the time is both, from data already in memory. Mean, min and max over the
     seeds of time and accuracy (not the best seed).
@@ -52,9 +53,11 @@ from nnkit.train import evaluate, fit
 try:
     from . import notes_loop
     from ._paths import mnist_root
+    from ._step import sync
 except ImportError:  # run as a script
     import notes_loop  # type: ignore[no-redef]
     from _paths import mnist_root  # type: ignore[no-redef]
+    from _step import sync  # type: ignore[no-redef]
 
 
 def run_notes(root: Path, target: float, max_epochs: int) -> dict[str, Any]:
@@ -92,11 +95,6 @@ def run_per_epoch(train: MnistDataset, epochs: int, **settings: Any) -> dict[str
     }
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def run_recipe(
     train: MnistDataset, test: MnistDataset, chosen: Recipe, seeds: list[int], device: str
 ) -> dict[str, Any]:
@@ -104,12 +102,13 @@ def run_recipe(
     dev = torch.device(device)
     runs = []
     for seed in seeds:
-        _sync(dev)
+        sync(dev)
         started = time.perf_counter()
+        torch.manual_seed(seed)  # the seed fixes the initialisation as well as the order
         model = MnistCNN(depth=2)
         history = fit(model, train, seed=seed, device=device, progress=False, **chosen)
         result = evaluate(model, test, device=device, runtime=chosen.runtime)
-        _sync(dev)
+        sync(dev)
         runs.append(
             {
                 "seed": seed,
@@ -123,6 +122,7 @@ def run_recipe(
     return {
         "runs": runs,
         "epochs": chosen.epochs,
+        "train_seconds_per_epoch": [s for r in runs for s in r["train_seconds_per_epoch"]],
         "seconds": statistics.fmean(seconds),
         "seconds_min": min(seconds),
         "seconds_max": max(seconds),
@@ -146,9 +146,7 @@ def table(results: dict[str, Any], target: float) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in results["runs"].items():
-        epoch_s = min(r["train_seconds_per_epoch"]) if "train_seconds_per_epoch" in r else None
-        if "runs" in r:
-            epoch_s = min(min(x["train_seconds_per_epoch"]) for x in r["runs"])
+        epoch_s = min(r["train_seconds_per_epoch"])
         seeds = len(r["runs"]) if "runs" in r else 1
         if "test_accuracy_min" in r:
             acc = (

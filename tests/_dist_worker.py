@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -77,20 +78,16 @@ def main() -> None:
         if rank == 0:
             (out / "history.json").write_text(history.to_json())
     elif scenario == "coverage":
-        fit(
-            model,
-            (x, ids),
-            epochs=2,
-            batch_size=16,
-            optimizer="sgd",
-            lr=1e-9,
-            seed=3,
-            device="cpu",
-            progress=False,
-            runtime=Runtime(distributed=True),
-            loss=recording_loss,
-            callbacks=[NewEpoch()],
-        )  # ids as labels
+        recording: dict[str, Any] = {  # ids as labels; the loss records which ids each rank saw
+            "batch_size": 16,
+            "optimizer": "sgd",
+            "lr": 1e-9,
+            "device": "cpu",
+            "progress": False,
+            "runtime": Runtime(distributed=True),
+            "loss": recording_loss,
+        }
+        fit(model, (x, ids), epochs=2, seed=3, callbacks=[NewEpoch()], **recording)
         (out / f"seen{rank}.json").write_text(json.dumps(seen))
         # a map-style Dataset is split between the ranks too, and a step budget that ends
         # between two synchronisations stops every rank at the same step
@@ -101,20 +98,8 @@ def main() -> None:
             def on_batch_end(self, state: TrainState) -> None:
                 steps.append(state.global_step)
 
-        history = fit(
-            model,
-            PairDataset(x, ids),
-            max_steps=3,
-            batch_size=16,
-            optimizer="sgd",
-            lr=1e-9,
-            seed=4,
-            device="cpu",
-            progress=False,
-            runtime=Runtime(distributed=True),
-            loss=recording_loss,
-            callbacks=[NewEpoch(), Steps()],
-        )
+        history = fit(model, PairDataset(x, ids), max_steps=3, seed=4,
+                      callbacks=[NewEpoch(), Steps()], **recording)  # fmt: skip
         result = {"steps": steps, "ids": seen[0], "stop": history.stop_reason}
         (out / f"budget{rank}.json").write_text(json.dumps(result))
     elif scenario == "stall":

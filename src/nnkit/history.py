@@ -69,7 +69,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-@dataclass(eq=True)
+@dataclass
 class History(Sequence[EpochRecord]):
     """The records of a training run, one per finished epoch.
 

@@ -29,7 +29,7 @@ from typing import Any, Literal, TypeAlias, get_args
 import torch
 
 from ._device import resolve_device
-from ._validate import fail, positive_int
+from ._validate import one_of, positive_int
 from .losses import CrossEntropy, LossArg
 from .optimizers import OptimizerName
 from .runtime import DeviceArg, Runtime
@@ -136,9 +136,8 @@ FAST_RECIPE = Recipe(
 #: recipe's 938), the model compiled with ``mode="reduce-overhead"`` (CUDA graphs replay the
 #: forward and backward kernels), the fused Adam step, and ``fit``'s own handling of tensor
 #: data: the data set is moved to the GPU once and batches are sliced there, with no host
-#: synchronisation but one every 32 steps (the NaN check). Its accuracy was measured on a CPU
-#: (99.15% mean over 3 seeds); its time on a GPU is not measured yet
-#: (``benchmarks/time_to_accuracy.py --device cuda``).
+#: synchronisation but one every 32 steps (the NaN check). Its accuracy and time on a GPU are
+#: not measured yet (``benchmarks/time_to_accuracy.py --device cuda`` measures both).
 GPU_RECIPE = Recipe(
     epochs=4,
     batch_size=512,
@@ -170,10 +169,7 @@ def recipe(name: RecipeName, device: DeviceArg = None) -> Recipe:
     ...
     nnkit.errors.InvalidArgumentError: recipe must be one of 'fast', 'notes', got 'fastest'
     """
-    if name not in RECIPE_NAMES:
-        listed = ", ".join(repr(n) for n in RECIPE_NAMES)
-        raise fail("recipe", f"recipe must be one of {listed}, got {name!r}")
-    if name == "notes":
+    if one_of(name, "recipe", RECIPE_NAMES) == "notes":
         return NOTES_RECIPE
     if device is None:
         kind = resolve_device(None).type

@@ -174,9 +174,14 @@ class DepthStudy:
     def depths(self) -> list[int]:
         return list(self.runs)
 
-    def complete(self, depth: int) -> list[History]:
-        """The runs of ``depth`` that finished every planned epoch."""
-        return [h for h in self.runs[depth] if len(h) == self.epochs and not h.interrupted]
+    def _final_by_seed(self, depth: int, metric: str) -> dict[int, float]:
+        """``metric`` at the last epoch of every complete run of ``depth``, by seed."""
+        out = {}
+        for seed, history in zip(self.seeds, self.runs[depth], strict=False):
+            finished = len(history) == self.epochs and not history.interrupted
+            if finished and (value := history.records[-1].get(metric)) is not None:
+                out[seed] = value
+        return out
 
     def per_epoch(self, depth: int, metric: str = "test_accuracy") -> list[Spread]:
         """Per epoch, the spread over the seeds of ``metric`` (runs that reached the epoch)."""
@@ -194,7 +199,7 @@ class DepthStudy:
 
     def final(self, depth: int, metric: str = "test_accuracy") -> Spread | None:
         """The spread of ``metric`` at the last epoch over the complete runs (None if none)."""
-        values = [v for h in self.complete(depth) if (v := h.records[-1].get(metric)) is not None]
+        values = list(self._final_by_seed(depth, metric).values())
         return Spread.of(values) if values else None
 
     def seconds_per_epoch(self, depth: int) -> float | None:
@@ -207,8 +212,8 @@ class DepthStudy:
         depths, over the seeds both finished."""
         out = []
         for first, second in combinations(self.depths, 2):
-            a = _by_seed(self, first, metric)
-            b = _by_seed(self, second, metric)
+            a = self._final_by_seed(first, metric)
+            b = self._final_by_seed(second, metric)
             shared = [s for s in self.seeds if s in a and s in b]
             if not shared:
                 continue
@@ -242,16 +247,6 @@ class DepthStudy:
             },
             "differences": [vars(d) for d in self.differences()],
         }
-
-
-def _by_seed(study: DepthStudy, depth: int, metric: str) -> dict[int, float]:
-    out = {}
-    for seed, history in zip(study.seeds, study.runs[depth], strict=False):
-        if len(history) == study.epochs and not history.interrupted:
-            value = history.records[-1].get(metric)
-            if value is not None:
-                out[seed] = value
-    return out
 
 
 def _spread_dict(spread: Spread | None) -> dict[str, float] | None:
