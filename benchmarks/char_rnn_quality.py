@@ -1,4 +1,5 @@
-"""Validation bits/char of the default CharRNN after a time budget, against the best n-gram.
+"""Validation bits/char of the n-gram, the default CharRNN and their mixture, with and without
+dynamic evaluation, after a time budget.
 
 Usage::
 
@@ -7,9 +8,12 @@ Usage::
 
 For each corpus: the interleaved 90/10 split of ``nnkit.text.split_text``; the Kneser-Ney
 n-gram of every order 1..5 on it (``nnkit.text.best_ngram``); the default
-``CharRNN(len(vocab))`` (GRU, 2 x 256) trained by ``nnkit.text.train`` for ``--minutes`` on
-the CPU; then three samples at temperature 0.8, and both models' bits per validation character
-split by how often the character occurs in the training text. Writes ``quality.json``,
+``CharRNN(len(vocab))`` (GRU, 2 x 256) trained by ``nnkit.text.train`` for ``--minutes``; the
+mixture of the two (``nnkit.text.fit_mixture`` on the validation text, with a fixed weight and
+with the context gate); each model also with dynamic evaluation; a 2-fold cross-fit of the
+mixture (weights fitted on one half of the validation text, scored on the other) to measure
+what fitting on the scored text is worth; the bits by how often the character occurs in the
+training text; three samples from the mixture at temperature 0.8. Writes ``quality.json``,
 ``quality.md``, ``breakdown.md`` and ``samples.txt``.
 """
 
@@ -19,6 +23,7 @@ import argparse
 import json
 import math
 import platform
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,7 +32,19 @@ from typing import Any
 import torch
 
 from nnkit.models import CharRNN
-from nnkit.text import KneserNey, Vocab, best_ngram, generate, read_text, split_text, train
+from nnkit.text import (
+    KneserNey,
+    NgramMixture,
+    Vocab,
+    best_ngram,
+    bits_per_char,
+    char_scores,
+    fit_mixture,
+    generate,
+    read_text,
+    split_text,
+    train,
+)
 
 try:
     from ._paths import text_root
@@ -36,6 +53,7 @@ except ImportError:  # run as a script
 
 DEFAULT = text_root()
 PROMPTS = {"alice": ["Alice", "The Queen", "The Hatter"], "neko": ["吾輩は", "主人は", "「"]}
+CLASSES = (("unseen", 0, 0), ("1-10", 1, 10), ("11-100", 11, 100), (">100", 101, 10**12))
 
 
 def main() -> None:
@@ -56,102 +74,149 @@ def main() -> None:
         "--out",
         type=Path,
         default=Path("."),
-        help="folder for the JSON, Markdown table and samples",
+        help="folder for the JSON, Markdown tables and samples",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(
         "--dropout", type=float, default=0.3, help="CharRNN dropout (default 0.3, the default)"
     )
     args = parser.parse_args()
+    missing = [n for n in args.corpora if not (args.text_dir / f"{n}.txt").is_file()]
+    if missing:
+        sys.exit(f"{args.text_dir}: no {missing[0]}.txt (set NNKIT_TEXT or --text-dir)")
     results = {}
     for name in args.corpora:
-        text = read_text(args.text_dir / f"{name}.txt")
-        train_pieces, val_pieces = split_text(text, 0.1)
-        started = time.perf_counter()
-        order, scores = best_ngram(train_pieces, val_pieces)
-        ngram_seconds = time.perf_counter() - started
-        vocab = Vocab.from_text(text)
-        torch.manual_seed(0)
-        model = CharRNN(len(vocab), dropout=args.dropout)
-        history = train(
-            model,
-            text,
-            vocab=vocab,
-            max_seconds=60 * args.minutes,
-            device=args.device,
-            progress=False,
-            report=True,
-        )
-        best = min(r.extra["test_bpc"] for r in history.records)
-        last = history.records[-1]
-        prompts = [p for p in PROMPTS.get(name, []) if all(c in vocab for c in p)] or [text[0]]
-        samples = [
-            generate(model, vocab, p, 240, temperature=0.8, seed=i) for i, p in enumerate(prompts)
-        ]
-        by_count = breakdown(
-            model, vocab, KneserNey(train_pieces, order), train_pieces, list(val_pieces)
-        )
-        results[name] = {
-            "characters": len(text),
-            "distinct": len(set(text)),
-            "vocab": len(vocab),
-            "ngram_best_order": order,
-            "ngram_bpc": scores,
-            "ngram_seconds": ngram_seconds,
-            "rnn_val_bpc_last": last.extra["test_bpc"],
-            "rnn_val_bpc_best": best,
-            "rnn_epochs": len(history),
-            "rnn_chars_per_second": last.samples_per_second,
-            "rnn_seconds": sum(r.seconds for r in history.records),
-            "samples": samples,
-            "by_training_count": by_count,
-            "history": history.to_dict(),
-        }
-        print(
-            f"{name}: best n-gram (n={order}) {scores[order]:.3f} bits/char; CharRNN after "
-            f"{args.minutes:g} min {last.extra['test_bpc']:.3f} (best epoch {best:.3f})",
-            flush=True,
-        )
-        for s in samples:
-            print("  sample:", s.replace("\n", " ")[:160])
+        results[name] = run_corpus(name, args)
         write(args, results)
 
 
-CLASSES = (("unseen", 0, 0), ("1-10", 1, 10), ("11-100", 11, 100), (">100", 101, 10**12))
+def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    text = read_text(args.text_dir / f"{name}.txt")
+    train_pieces, val_pieces = split_text(text, 0.1)
+    val = "".join(val_pieces)
+    started = time.perf_counter()
+    order, scores = best_ngram(train_pieces, val_pieces)
+    ngram_seconds = time.perf_counter() - started
+    vocab = Vocab.from_text(text)
+    torch.manual_seed(0)
+    model = CharRNN(len(vocab), dropout=args.dropout)
+    history = train(
+        model,
+        text,
+        vocab=vocab,
+        max_seconds=60 * args.minutes,
+        device=args.device,
+        progress=False,
+        report=True,
+    )
+    ngram = KneserNey(train_pieces, order)
+    started = time.perf_counter()
+    gated = fit_mixture(model, vocab, ngram, val, device=args.device)
+    fit_seconds = time.perf_counter() - started
+    fixed = NgramMixture(model, vocab, ngram, weight=gated.weight)
+    models: dict[str, torch.nn.Module | NgramMixture] = {
+        "neural": model,
+        "mixture_fixed": fixed,
+        "mixture_gate": gated,
+    }
+    table: dict[str, dict[str, float]] = {}
+    for key, scored in models.items():
+        row = {}
+        for dynamic in (False, True):
+            started = time.perf_counter()
+            bpc = bits_per_char(scored, vocab, val, device=args.device, dynamic=dynamic)
+            row["dynamic" if dynamic else "static"] = bpc
+            row[("dynamic" if dynamic else "static") + "_seconds"] = time.perf_counter() - started
+        table[key] = row
+        print(f"{name}: {key} {row['static']:.4f} static, {row['dynamic']:.4f} dynamic", flush=True)
+    prompts = [p for p in PROMPTS.get(name, []) if all(c in vocab for c in p)] or [text[0]]
+    samples = [
+        generate(gated, vocab, p, 240, temperature=0.8, seed=i) for i, p in enumerate(prompts)
+    ]
+    result = {
+        "characters": len(text),
+        "distinct": len(set(text)),
+        "vocab": len(vocab),
+        "val_characters": len(val),
+        "ngram_best_order": order,
+        "ngram_bpc": scores,
+        "ngram_seconds": ngram_seconds,
+        "rnn_val_bpc_best_epoch": min(r.extra["test_bpc"] for r in history.records),
+        "rnn_epochs": len(history),
+        "rnn_chars_per_second": history.last.samples_per_second,
+        "rnn_seconds": sum(r.seconds for r in history.records),
+        "mixture_weight": gated.weight,
+        "mixture_gate": gated.gate.to_list() if gated.gate is not None else None,
+        "mixture_fit_seconds": fit_seconds,
+        "bpc": table,
+        "cross_fit": cross_fit(model, vocab, ngram, val, args.device),
+        "by_training_count": breakdown(gated, vocab, train_pieces, val, args.device),
+        "samples": samples,
+        "history": history.to_dict(),
+    }
+    best, mixed = scores[order], table["mixture_gate"]
+    print(
+        f"{name}: best n-gram (n={order}) {best:.3f}; neural {table['neural']['static']:.3f}; "
+        f"mixture {mixed['static']:.3f} ({mixed['static'] - best:+.3f}), "
+        f"dynamic {mixed['dynamic']:.3f}",
+        flush=True,
+    )
+    for s in samples:
+        print("  sample:", s.replace("\n", " ")[:160])
+    return result
+
+
+def cross_fit(
+    model: CharRNN, vocab: Vocab, ngram: KneserNey, val: str, device: str
+) -> dict[str, float]:
+    """The gated mixture's bits/char on each half of the validation text with the weights
+    fitted on the other half, against fitted on the same half (the optimism of the fit)."""
+    half = len(val) // 2
+    halves = (val[:half], val[half:])
+    fits = [fit_mixture(model, vocab, ngram, h, device=device) for h in halves]
+    chars = [len(h) for h in halves]
+
+    def mean(pairs: list[tuple[int, int]]) -> float:
+        bits = [
+            bits_per_char(fits[f], vocab, halves[s], device=device) * chars[s] for f, s in pairs
+        ]
+        return sum(bits) / sum(chars)
+
+    return {"same_half": mean([(0, 0), (1, 1)]), "other_half": mean([(1, 0), (0, 1)])}
 
 
 @torch.no_grad()
 def breakdown(
-    model: CharRNN, vocab: Vocab, ngram: KneserNey, train_pieces: list[str], val_pieces: list[str]
+    mixture: NgramMixture, vocab: Vocab, train_pieces: list[str], val: str, device: str
 ) -> dict[str, dict[str, float]]:
-    """Bits per validation character of both models, by how often the character occurs in the
-    training text. Every piece is read from a zero state; its first character is left out."""
+    """Bits per validation character of the n-gram part, the neural model and the mixture, by
+    how often the character occurs in the training text, over the positions all three score."""
     counts = Counter("".join(train_pieces))
-    sums = {name: [0, 0.0, 0.0] for name, _, _ in CLASSES}
-    model.eval()
-    for piece in val_pieces:
-        ids = vocab.encode(piece)
-        logits, _ = model(ids[:-1].unsqueeze(0))
-        rnn_bits = torch.nn.functional.cross_entropy(logits[0].float(), ids[1:], reduction="none")
-        for i, bits in enumerate((rnn_bits / math.log(2)).tolist(), start=1):
-            seen = counts.get(piece[i], 0)
-            name = next(n for n, low, high in CLASSES if low <= seen <= high)
-            history = piece[max(0, i - ngram.n + 1) : i]
-            sums[name][0] += 1
-            sums[name][1] += bits
-            sums[name][2] -= math.log2(ngram.prob(piece[i], history))
+    scores = char_scores(mixture.model, vocab, val, device=device)
+    p_neural, p_ngram, _ = mixture.parts(val, scores)
+    p_mixed = mixture.score(val, scores)
+    sums = {name: [0, 0.0, 0.0, 0.0] for name, _, _ in CLASSES}
+    rows = zip(scores.positions.tolist(), p_neural, p_ngram, p_mixed, strict=True)
+    for pos, neural, ngram, mixed in rows:
+        seen = counts.get(val[pos], 0)
+        entry = sums[next(n for n, low, high in CLASSES if low <= seen <= high)]
+        entry[0] += 1
+        entry[1] -= math.log2(float(ngram))
+        entry[2] -= math.log2(float(neural))
+        entry[3] -= math.log2(float(mixed))
     total = sum(v[0] for v in sums.values())
     # *_share: this class's part of the mean bits/char (the parts add up to it)
     return {
         name: {
             "chars": n,
-            "rnn_bits": rnn / max(n, 1),
-            "ngram_bits": ng / max(n, 1),
-            "rnn_share": rnn / total,
-            "ngram_share": ng / total,
+            **{f"{key}_bits": bits / max(n, 1) for key, bits in zip(KEYS, parts, strict=True)},
+            **{f"{key}_share": bits / total for key, bits in zip(KEYS, parts, strict=True)},
         }
-        for name, (n, rnn, ng) in sums.items()
+        for name, (n, *parts) in sums.items()
     }
+
+
+KEYS = ("ngram", "neural", "mixture")
 
 
 def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
@@ -162,37 +227,58 @@ def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
         "torch": torch.__version__,
         "minutes": args.minutes,
         "dropout": args.dropout,
+        "date": time.strftime("%Y-%m-%d"),
     }
     (args.out / "quality.json").write_text(
         json.dumps({"meta": meta, "results": results}, indent=1, ensure_ascii=False) + "\n"
     )
-    lines = [
-        "| corpus | chars | distinct | best n-gram (n) | CharRNN val bits/char | chars/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    lines = []
     for name, r in results.items():
         n = r["ngram_best_order"]
-        lines.append(
-            f"| {name} | {r['characters']:,} | {r['distinct']:,} | "
-            f"{r['ngram_bpc'][n]:.3f} ({n}) | {r['rnn_val_bpc_best']:.3f} | "
-            f"{r['rnn_chars_per_second']:,.0f} |"
-        )
-    (args.out / "quality.md").write_text("\n".join(lines) + "\n")
+        best = r["ngram_bpc"][n]
+        lines += [
+            f"{name}: {r['characters']:,} characters, {r['distinct']:,} distinct; "
+            f"{r['val_characters']:,} validation characters; CharRNN {r['rnn_epochs']} epochs "
+            f"at {r['rnn_chars_per_second']:,.0f} chars/s",
+            "",
+            "| model | bits/char | with dynamic evaluation | against the n-gram |",
+            "| --- | ---: | ---: | ---: |",
+            f"| best n-gram (Kneser-Ney, n={n}) | {best:.3f} | - | - |",
+        ]
+        for key, label in (
+            ("neural", "CharRNN alone"),
+            ("mixture_fixed", f"mixture, fixed weight {r['mixture_weight']:.2f}"),
+            ("mixture_gate", "mixture, context gate"),
+        ):
+            row = r["bpc"][key]
+            lines.append(
+                f"| {label} | {row['static']:.3f} | {row['dynamic']:.3f} | "
+                f"{row['static'] - best:+.3f} / {row['dynamic'] - best:+.3f} |"
+            )
+        cross = r["cross_fit"]
+        lines += [
+            "",
+            f"Gated mixture, 2-fold cross-fit: {cross['other_half']:.3f} bits/char with the "
+            f"weights fitted on the other half, {cross['same_half']:.3f} fitted on the same half.",
+            "",
+        ]
+    (args.out / "quality.md").write_text("\n".join(lines))
     lines = [
-        "| corpus | seen in training | val chars | CharRNN bits | n-gram bits | "
-        "CharRNN part | n-gram part |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| corpus | seen in training | val chars | n-gram bits | CharRNN bits | mixture bits | "
+        "n-gram part | CharRNN part | mixture part |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, r in results.items():
         for cls, c in r["by_training_count"].items():
             lines.append(
-                f"| {name} | {cls} | {c['chars']:,} | {c['rnn_bits']:.2f} | "
-                f"{c['ngram_bits']:.2f} | {c['rnn_share']:.3f} | {c['ngram_share']:.3f} |"
+                f"| {name} | {cls} | {c['chars']:,} | {c['ngram_bits']:.2f} | "
+                f"{c['neural_bits']:.2f} | {c['mixture_bits']:.2f} | {c['ngram_share']:.3f} | "
+                f"{c['neural_share']:.3f} | {c['mixture_share']:.3f} |"
             )
     (args.out / "breakdown.md").write_text("\n".join(lines) + "\n")
     samples = []
     for name, r in results.items():
-        samples += [f"--- {name} ---", *r["samples"], ""]
+        samples += [f"--- {name} (mixture, temperature 0.8) ---", *r["samples"], ""]
     (args.out / "samples.txt").write_text("\n".join(samples), encoding="utf-8")
 
 

@@ -184,10 +184,55 @@ def test_text_train_generate_eval(tmp_path: Path, capsys: pytest.CaptureFixture[
     generated = capsys.readouterr().out.strip()
     assert generated.startswith("今日") and len(generated) == 12
     assert main(["text", "eval", str(model), str(corpus), "--device", "cpu"]) == 0
-    assert "bits/char on" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    expected = f"scoring the validation split of {corpus}, the model's training corpus (130 of"
+    assert expected + " 1,280" in out
+    assert "neural model: " in out and "mixture" not in out
     assert main(["text", "generate", str(model), "--start", "雨"]) == 2
     err = capsys.readouterr().err
     assert "argument --start: start character '雨' is not in the vocabulary" in err
+
+
+def test_text_mixture_and_what_eval_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "weather.txt"
+    corpus.write_text("今日は晴れです。明日は雨です。" * 60, encoding="utf-8")
+    model = tmp_path / "model.pt"
+    args = ["text", "train", str(corpus), "--out", str(model), "--hidden", "16", "--layers",
+            "1", "--epochs", "2", "--seq-len", "16", "--batch-size", "4", "--device", "cpu",
+            "--quiet", "--mix-ngram", "--ngram-order", "3"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "mixture with the 3-gram (" in out and "bits/char on validation" in out
+    assert main(["text", "eval", str(model), str(corpus), "--dynamic", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"scoring the validation split of {corpus}")
+    assert out[1].startswith("neural model: ") and "with dynamic evaluation" in out[1]
+    assert out[2].startswith("mixture with the 3-gram: ") and "with dynamic" in out[2]
+    assert main(["text", "eval", str(model), str(corpus), "--whole", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert f"all of {corpus} (900 characters), the model's training corpus: training" in out
+    other = tmp_path / "other.txt"
+    other.write_text("明日は晴れです。" * 20, encoding="utf-8")
+    assert main(["text", "eval", str(model), str(other), "--device", "cpu"]) == 0
+    assert "(160 characters; not the model's training corpus)" in capsys.readouterr().out
+    assert main(["text", "generate", str(model), "--start", "今日", "--length", "8"]) == 0
+    assert capsys.readouterr().out.startswith("今日")
+    assert main(["text", "generate", str(model), "--neural-only", "--length", "3"]) == 0
+    for flag, value, message in (
+        ("--dynamic-lr", "-1", "dynamic_lr must be positive and finite, got -1.0"),
+        ("--segment-len", "0", "segment_len must be a positive integer, got 0"),
+    ):
+        assert main(["text", "eval", str(model), str(corpus), "--dynamic", flag, value]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"argument {flag}: {message}" in err, err
+    out2 = str(tmp_path / "m2.pt")
+    assert main(["text", "train", str(corpus), "--out", out2, "--ngram-order", "3"]) == 2
+    assert "argument --ngram-order: only applies with --mix-ngram" in capsys.readouterr().err
+    assert main(["text", "train", str(corpus), "--out", out2, "--mix-ngram",
+                 "--ngram-order", "9"]) == 2  # fmt: skip
+    assert "argument --ngram-order: must be between 1 and 8, got 9" in capsys.readouterr().err
 
 
 def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

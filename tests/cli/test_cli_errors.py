@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -148,10 +149,10 @@ def test_a_model_that_cannot_be_written_is_rescued(
     out = tmp_path / "gone" / "m.pt"
     real_save = cli_text.save
 
-    def failing_save(path: Path, model: CharRNN, vocab: Vocab) -> None:
+    def failing_save(path: Path, model: CharRNN, vocab: Vocab, **kwargs: Any) -> None:
         if Path(path) == out:
             raise OSError(5, "Input/output error")
-        real_save(path, model, vocab)
+        real_save(path, model, vocab, **kwargs)
 
     monkeypatch.setattr(cli_text, "save", failing_save)
     monkeypatch.chdir(tmp_path)

@@ -12,7 +12,21 @@ from ..distributed import DEFAULT_TIMEOUT, is_main_process
 from ..models import CharRNN
 from ..models.char_rnn import CELLS
 from ..runtime import Runtime
-from ..text import Vocab, bits_per_char, generate, load, read_text, save, train
+from ..text import (
+    DYNAMIC_LR,
+    SEGMENT_LEN,
+    CorpusInfo,
+    NgramMixture,
+    Vocab,
+    bits_per_char,
+    generate,
+    load_file,
+    mix_ngram,
+    read_text,
+    save,
+    split_text,
+    train,
+)
 from ._common import UsageError, check_output, say, write_outputs
 
 
@@ -64,10 +78,27 @@ def add_parser(sub: Any) -> None:
         help=f"under torchrun: seconds to wait for a rank that stopped answering before the job "
         f"fails (default {DEFAULT_TIMEOUT:g})",
     )
+    tr.add_argument(
+        "--mix-ngram",
+        action="store_true",
+        help="after training, mix the model with a Kneser-Ney n-gram of the training split "
+        "(weights fitted on the validation split) and save the mixture in the same file",
+    )
+    tr.add_argument(
+        "--ngram-order",
+        type=int,
+        default=None,
+        help="with --mix-ngram: the n-gram's order (default: the best of 1-5 on validation)",
+    )
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.set_defaults(
         func=run_train,
-        flags={"hidden_size": "--hidden", "num_layers": "--layers", "max_seconds": "--minutes"},
+        flags={
+            "hidden_size": "--hidden",
+            "num_layers": "--layers",
+            "max_seconds": "--minutes",
+            "order": "--ngram-order",
+        },
     )
 
     gen = actions.add_parser(
@@ -82,15 +113,46 @@ def add_parser(sub: Any) -> None:
     gen.add_argument("--top-k", type=int, default=None, help="sample among the k most likely")
     gen.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
     gen.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    gen.add_argument(
+        "--neural-only",
+        action="store_true",
+        help="sample from the neural model alone, even if the file holds its n-gram mixture",
+    )
     gen.set_defaults(func=run_generate)
 
     ev = actions.add_parser(
         "eval",
         help="bits per character of a saved model on a text",
-        description="Bits per character of a saved model on a UTF-8 text.",
+        description="Bits per character of a saved model (and of its n-gram mixture, when "
+        "the file holds one) on a UTF-8 text. When the text is the model's training corpus, "
+        "only its validation split is scored, unless --whole is given; the output says which "
+        "text was scored.",
     )
     ev.add_argument("model", type=Path, help="a model saved by 'nnkit text train'")
     ev.add_argument("corpus", type=Path, help="UTF-8 text file")
+    ev.add_argument(
+        "--whole",
+        action="store_true",
+        help="score the whole file even when it is the training corpus (training text included)",
+    )
+    ev.add_argument(
+        "--dynamic",
+        action="store_true",
+        help="also score with dynamic evaluation (the model keeps learning from the text it "
+        "has scored; the saved file is not changed)",
+    )
+    ev.add_argument(
+        "--dynamic-lr",
+        type=float,
+        default=DYNAMIC_LR,
+        help=f"size of dynamic evaluation's RMS-normalised steps (default {DYNAMIC_LR:g})",
+    )
+    ev.add_argument(
+        "--segment-len",
+        type=int,
+        default=SEGMENT_LEN,
+        help=f"characters per stream between dynamic updates (default {SEGMENT_LEN})",
+    )
     ev.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     ev.set_defaults(func=run_eval)
 
@@ -99,6 +161,10 @@ def run_train(args: argparse.Namespace) -> int:
     # the library checks every other argument; minutes are the command line's own unit
     if not args.minutes > 0:
         raise UsageError(f"argument --minutes: must be positive, got {args.minutes}")
+    if args.ngram_order is not None and not args.mix_ngram:
+        raise UsageError("argument --ngram-order: only applies with --mix-ngram")
+    if args.ngram_order is not None and not 1 <= args.ngram_order <= 8:
+        raise UsageError(f"argument --ngram-order: must be between 1 and 8, got {args.ngram_order}")
     check_output(args.out, "--out")
     text = read_text(args.corpus)
     vocab = Vocab.from_text(text)
@@ -132,21 +198,42 @@ def run_train(args: argparse.Namespace) -> int:
     failed = 0
     if is_main_process():
         model.cpu()
-        failed = write_outputs([("model", args.out, lambda: save(args.out, model, vocab))])
+        saved: CharRNN | NgramMixture = model
+        if args.mix_ngram and not history.interrupted:
+            saved = _mix(model, vocab, text, args.ngram_order)
+        corpus = CorpusInfo.from_text(text)
+        failed = write_outputs(
+            [("model", args.out, lambda: save(args.out, saved, vocab, corpus=corpus))]
+        )
         if failed:
-            _rescue(args.out, model, vocab)
+            _rescue(args.out, saved, vocab, corpus)
     if history.interrupted:
-        say("interrupted: the model holds the epochs that finished")
+        skipped = " (no n-gram mixture was fitted)" if args.mix_ngram else ""
+        say(f"interrupted: the model holds the epochs that finished{skipped}")
         return 130
     return 1 if failed else 0
 
 
-def _rescue(out: Path, model: CharRNN, vocab: Vocab) -> None:
+def _mix(model: CharRNN, vocab: Vocab, text: str, order: int | None) -> NgramMixture:
+    say("fitting the n-gram mixture on the validation split ...")
+    mixture = mix_ngram(model, vocab, text, order=order, device="cpu")
+    val = split_text(text)[1]
+    ngram_bpc = mixture.ngram.bits_per_char(val)
+    mixed_bpc = bits_per_char(mixture, vocab, "".join(val), device="cpu")
+    weights = str(mixture.gate) if mixture.gate is not None else f"weight {mixture.weight:.3f}"
+    say(
+        f"mixture with the {mixture.ngram.n}-gram ({ngram_bpc:.3f} bits/char alone): "
+        f"{mixed_bpc:.3f} bits/char on validation ({weights})"
+    )
+    return mixture
+
+
+def _rescue(out: Path, model: CharRNN | NgramMixture, vocab: Vocab, corpus: CorpusInfo) -> None:
     """Minutes of training are not lost to a full disk or a folder that went away."""
     for folder in (Path.cwd(), Path(tempfile.gettempdir())):
         target = folder / f"nnkit-rescued-{out.name}"
         try:
-            save(target, model, vocab)
+            save(target, model, vocab, corpus=corpus)
         except OSError:
             continue
         print(f"nnkit: the model was written to {target} instead", file=sys.stderr)
@@ -154,11 +241,12 @@ def _rescue(out: Path, model: CharRNN, vocab: Vocab) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    model, vocab = load(args.model, device=args.device)
+    saved = load_file(args.model, device=args.device, mixture=not args.neural_only)
+    vocab = saved.vocab
     start = args.start if args.start is not None else vocab.chars[1]
     say(
         generate(
-            model,
+            saved.mixture or saved.model,
             vocab,
             start,
             args.length,
@@ -171,7 +259,51 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    model, vocab = load(args.model, device=args.device)
-    bpc = bits_per_char(model, vocab, read_text(args.corpus), device=args.device)
-    say(f"{bpc:.4f} bits/char on {args.corpus}")
+    saved = load_file(args.model, device=args.device)
+    corpus = read_text(args.corpus)
+    text, what = _text_to_score(saved.corpus, corpus, args)
+    say(f"scoring {what}")
+    models: list[tuple[str, CharRNN | NgramMixture]] = [("neural model", saved.model)]
+    if saved.mixture is not None:
+        models.append((f"mixture with the {saved.mixture.ngram.n}-gram", saved.mixture))
+    for name, model in models:
+        score = bits_per_char(model, saved.vocab, text, device=args.device)
+        line = f"{name}: {score:.4f} bits/char"
+        if args.dynamic:
+            dynamic = bits_per_char(
+                model,
+                saved.vocab,
+                text,
+                device=args.device,
+                dynamic=True,
+                dynamic_lr=args.dynamic_lr,
+                segment_len=args.segment_len,
+            )
+            line += f", {dynamic:.4f} with dynamic evaluation"
+        say(line)
     return 0
+
+
+def _text_to_score(
+    info: CorpusInfo | None, corpus: str, args: argparse.Namespace
+) -> tuple[str, str]:
+    """The text to score and the words that say which text it is."""
+    size = f"{len(corpus):,} characters"
+    if info is None:
+        return (
+            corpus,
+            f"all of {args.corpus} ({size}; the model file does not record its "
+            "training corpus, so this may include training text)",
+        )
+    if not info.matches(corpus):
+        return corpus, f"all of {args.corpus} ({size}; not the model's training corpus)"
+    if args.whole:
+        return corpus, (
+            f"all of {args.corpus} ({size}), the model's training corpus: training text "
+            "included, so this flatters the model"
+        )
+    val = info.validation_text(corpus)
+    return val, (
+        f"the validation split of {args.corpus}, the model's training corpus "
+        f"({len(val):,} of {size}, held out from training; --whole scores all)"
+    )

@@ -1,27 +1,43 @@
-"""Character-level language modelling: vocabulary, data, training, generation, n-gram baseline."""
+"""Character-level language modelling: vocabulary, data, training, generation, n-gram baseline,
+mixtures of the two."""
 
+from ._scoring import DYNAMIC_LR, SEGMENT_LEN
+from .corpus import CorpusInfo
 from .dataset import CharDataset, read_text, split_text
-from .evaluation import VAL_STREAMS, TextLoss, bits_per_char, loss_for
+from .evaluation import VAL_STREAMS, CharScores, TextLoss, bits_per_char, char_scores, loss_for
 from .generate import generate
+from .mixture import ContextGate, NgramMixture
+from .mixture_fit import fit_mixture, mix_ngram
 from .ngram import KneserNey, best_ngram, ngram_bits_per_char
-from .saving import load, save
+from .saving import SavedModel, load, load_file, save
 from .streams import CarryState, StreamBatches
 from .training import text_schedule, train
 from .vocab import Vocab
 
 __all__ = [
+    "DYNAMIC_LR",
+    "SEGMENT_LEN",
     "VAL_STREAMS",
     "CarryState",
     "CharDataset",
+    "CharScores",
+    "ContextGate",
+    "CorpusInfo",
     "KneserNey",
+    "NgramMixture",
+    "SavedModel",
     "StreamBatches",
     "TextLoss",
     "Vocab",
     "best_ngram",
     "bits_per_char",
+    "char_scores",
+    "fit_mixture",
     "generate",
     "load",
+    "load_file",
     "loss_for",
+    "mix_ngram",
     "ngram_bits_per_char",
     "read_text",
     "save",

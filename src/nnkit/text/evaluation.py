@@ -10,12 +10,22 @@ from torch import nn
 
 from .. import losses
 from .._device import resolve_device
+from .._validate import boolean, fail
 from ..evaluation import evaluate
 from ..models.char_rnn import CharRNN
+from ._scoring import DYNAMIC_LR, SEGMENT_LEN, CharScores, check_dynamic, score_chars
+from .mixture import NgramMixture
 from .streams import CarryState, StreamBatches
 from .vocab import Vocab
 
-__all__ = ["VAL_STREAMS", "TextLoss", "bits_per_char", "loss_for"]
+__all__ = [
+    "VAL_STREAMS",
+    "CharScores",
+    "TextLoss",
+    "bits_per_char",
+    "char_scores",
+    "loss_for",
+]
 
 _LN2 = math.log(2.0)
 #: Validation and evaluation read the text as this many long streams (each starts from a zero
@@ -40,8 +50,14 @@ def loss_for(model: nn.Module, loss: TextLoss = "auto") -> losses.LossArg | None
     return "nll" if isinstance(model, CharRNN) and model.cell == "seed" else "cross_entropy"
 
 
+def stream_count(characters: int, batch_size: int, seq_len: int) -> int:
+    """How many streams :func:`bits_per_char` reads a text of ``characters`` as: ``batch_size``,
+    or fewer when the text is too short for each to hold ``seq_len + 1`` characters."""
+    return max(1, min(batch_size, characters // (seq_len + 1) or 1))
+
+
 def bits_per_char(
-    model: nn.Module,
+    model: nn.Module | NgramMixture,
     vocab: Vocab,
     text: str,
     *,
@@ -49,11 +65,42 @@ def bits_per_char(
     batch_size: int = VAL_STREAMS,
     loss: TextLoss = "auto",
     device: str | torch.device | None = None,
+    dynamic: bool = False,
+    dynamic_lr: float = DYNAMIC_LR,
+    segment_len: int = SEGMENT_LEN,
 ) -> float:
     """Mean bits per character of ``model`` predicting ``text`` (every character after the first
     of each stream). The text is read as ``batch_size`` long streams (8 by default, as the
     validation in :func:`~nnkit.text.train`); each starts from a zero state, so fewer streams
     score a little lower.
+
+    Parameters
+    ----------
+    model : CharRNN, torch.nn.Module or NgramMixture
+        A character model, or a model mixed with the n-gram (:func:`~nnkit.text.mix_ngram`).
+    vocab : Vocab
+        The model's vocabulary.
+    text : str
+        The text to score; characters outside the vocabulary count as the unknown id.
+    seq_len : int
+        Characters per step of each stream (without ``dynamic``).
+    batch_size : int
+        Number of streams.
+    loss : "auto", str, callable or None
+        How a plain model is scored (:func:`loss_for`).
+    device : str or torch.device, optional
+        CUDA when available, else the CPU.
+    dynamic : bool
+        Dynamic evaluation (Krause et al., 2018): after scoring each segment of
+        ``segment_len`` characters, a copy of the model takes one RMS-normalised gradient
+        step (Adam without momentum) of ``dynamic_lr`` on it, so names and phrases of the text
+        are learnt as they appear. Every character is scored before the model learns from it,
+        so the score stays an honest prediction; the model passed in is left unchanged. Works
+        with a mixture too (its neural part adapts).
+    dynamic_lr : float
+        The step size of dynamic evaluation.
+    segment_len : int
+        Characters per stream between two dynamic updates.
 
     Examples
     --------
@@ -61,10 +108,70 @@ def bits_per_char(
     >>> untrained = CharRNN(len(vocab), hidden_size=8, num_layers=1)
     >>> 1.0 < bits_per_char(untrained, vocab, "abcd" * 50, device="cpu") < 4.0
     True
+    >>> static = bits_per_char(untrained, vocab, "abcd" * 200, device="cpu")
+    >>> bits_per_char(untrained, vocab, "abcd" * 200, device="cpu", dynamic=True) < static
+    True
     """
+    if isinstance(model, NgramMixture) and model.vocab != vocab:
+        raise fail("vocab", "the vocabulary is not the mixture's (mixture.vocab)")
+    if not dynamic and not isinstance(model, NgramMixture):
+        ids = vocab.encode(text)
+        dev = resolve_device(device)
+        batch = stream_count(ids.numel(), batch_size, seq_len)
+        streams = StreamBatches(ids, batch_size=batch, seq_len=seq_len, shuffle=False, device=dev)
+        result = evaluate(CarryState(model), streams, loss=loss_for(model, loss), device=dev)
+        return result.loss / _LN2
+    neural = model.model if isinstance(model, NgramMixture) else model
+    scores = char_scores(
+        neural,
+        vocab,
+        text,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        device=device,
+        dynamic=dynamic,
+        dynamic_lr=dynamic_lr,
+        segment_len=segment_len,
+    )
+    if isinstance(model, NgramMixture):
+        return float(-torch.log2(model.score(text, scores)).mean())
+    return scores.bits_per_char
+
+
+def char_scores(
+    model: nn.Module,
+    vocab: Vocab,
+    text: str,
+    *,
+    seq_len: int = 256,
+    batch_size: int = VAL_STREAMS,
+    device: str | torch.device | None = None,
+    dynamic: bool = False,
+    dynamic_lr: float = DYNAMIC_LR,
+    segment_len: int = SEGMENT_LEN,
+) -> CharScores:
+    """What ``model`` predicted for each character of ``text`` it scores, read exactly as
+    :func:`bits_per_char` reads it (same arguments): for a closer look than one mean, such as
+    which characters cost the most, or for mixing with another model
+    (:meth:`NgramMixture.score`).
+
+    Examples
+    --------
+    >>> vocab = Vocab.from_text("abcd")
+    >>> scores = char_scores(CharRNN(len(vocab), hidden_size=8, num_layers=1), vocab,
+    ...                      "abcd" * 50, device="cpu")
+    >>> scores.logp.shape, scores.positions[:3].tolist()
+    (torch.Size([199]), [1, 2, 3])
+    """
+    boolean(dynamic, "dynamic")
+    if dynamic:
+        dynamic_lr, seq_len = check_dynamic(dynamic_lr, segment_len)
     ids = vocab.encode(text)
-    dev = resolve_device(device)
-    batch = max(1, min(batch_size, ids.numel() // (seq_len + 1) or 1))
-    streams = StreamBatches(ids, batch_size=batch, seq_len=seq_len, shuffle=False, device=dev)
-    result = evaluate(CarryState(model), streams, loss=loss_for(model, loss), device=dev)
-    return result.loss / _LN2
+    return score_chars(
+        model,
+        ids,
+        batch_size=stream_count(ids.numel(), batch_size, seq_len),
+        seq_len=seq_len,
+        device=resolve_device(device),
+        dynamic_lr=dynamic_lr if dynamic else None,
+    )

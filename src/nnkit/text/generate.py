@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from .._device import resolve_device
-from .._validate import non_negative_float, non_negative_int, positive_int
+from .._validate import fail, non_negative_float, non_negative_int, positive_int
 from ..errors import InvalidArgumentError
+from .mixture import NgramMixture
 from .vocab import Vocab
 
 __all__ = ["generate"]
@@ -15,7 +16,7 @@ __all__ = ["generate"]
 
 @torch.no_grad()
 def generate(
-    model: nn.Module,
+    model: nn.Module | NgramMixture,
     vocab: Vocab,
     start: str = "A",
     length: int = 200,
@@ -33,8 +34,10 @@ def generate(
 
     Parameters
     ----------
-    model : CharRNN
-        A model mapping ``(ids (1, T), state)`` to ``(logits (1, T, V), state)``.
+    model : CharRNN or NgramMixture
+        A model mapping ``(ids (1, T), state)`` to ``(logits (1, T, V), state)``, or such a
+        model mixed with the n-gram: each character is then drawn from the mixture's
+        distribution (the n-gram reads the text so far).
     vocab : Vocab
         The vocabulary the model was trained with.
     start : str
@@ -42,8 +45,9 @@ def generate(
     length : int
         Characters to generate after the prompt.
     temperature : float
-        Divides the logits: below 1 is more conservative, above 1 more adventurous; 0 is greedy
-        (always the most likely character, deterministic).
+        Divides the logits (the log-probabilities of a mixture): below 1 is more
+        conservative, above 1 more adventurous; 0 is greedy (always the most likely
+        character, deterministic).
     top_k : int, optional
         Sample only among the ``top_k`` most likely characters.
     seed : int, optional
@@ -73,13 +77,21 @@ def generate(
             f"({len(vocab)} characters, e.g. {''.join(vocab.chars[1:11])!r})",
             parameter="start",
         )
+    mixture: NgramMixture | None = None
+    net: nn.Module
+    if isinstance(model, NgramMixture):
+        if model.vocab != vocab:
+            raise fail("vocab", "the vocabulary is not the mixture's (mixture.vocab)")
+        mixture, net = model, model.model
+    else:
+        net = model
     non_negative_int(length, "length")
     non_negative_float(temperature, "temperature")
     if top_k is not None:
         positive_int(top_k, "top_k")
-    dev = resolve_device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
+    dev = resolve_device(device) if device is not None else next(net.parameters()).device
+    was_training = net.training
+    net.eval()
     generator = torch.Generator(device=dev)
     if seed is not None:
         generator.manual_seed(seed)
@@ -87,10 +99,13 @@ def generate(
         generator.seed()
     try:
         ids = vocab.encode(start).to(dev).unsqueeze(0)
-        logits, state = model(ids)
-        out = []
+        logits, state = net(ids)
+        out: list[int] = []
         last = logits[0, -1]
         for _ in range(length):
+            if mixture is not None:  # log-probabilities of the mixture, as scores
+                history = start + vocab.decode(out[-mixture.ngram.n :])
+                last = mixture.probs(last, history).log().to(dev)
             if temperature == 0:
                 choice = int(last.argmax())
             else:
@@ -104,8 +119,8 @@ def generate(
                 choice = int(torch.multinomial(probs, 1, generator=generator))
             out.append(choice)
             step = torch.tensor([[choice]], device=dev)
-            logits, state = model(step, state)
+            logits, state = net(step, state)
             last = logits[0, -1]
     finally:
-        model.train(was_training)
+        net.train(was_training)
     return start + vocab.decode(out)

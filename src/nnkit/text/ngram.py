@@ -55,6 +55,8 @@ class KneserNey:
             raise InvalidArgumentError("KneserNey needs non-empty training text")
         self.n = n
         self.discount = discount
+        #: The training pieces (what :func:`~nnkit.text.save` stores to rebuild the model).
+        self.pieces: list[str] = pieces
         # counts[k][context][char]: k = len(context); raw for k == n - 1, continuation below
         self.counts: list[dict[str, dict[str, int]]] = [defaultdict(dict) for _ in range(n)]
         left: list[dict[str, set[str]]] = [defaultdict(set) for _ in range(n)]
@@ -69,13 +71,13 @@ class KneserNey:
                     if i - k - 1 < 0:  # no left neighbour: the string starts the piece
                         continue
                     left[k][text[i - k : i + 1]].add(text[i - k - 1])
-            if len(text) < n:  # very short pieces still count towards the top order
-                pass
         for k in range(n - 1):
             for gram, lefts in left[k].items():
                 self.counts[k].setdefault(gram[:-1], {})[gram[-1]] = len(lefts)
         self.totals = [{h: sum(c.values()) for h, c in level.items()} for level in self.counts]
         self.types = [{h: len(c) for h, c in level.items()} for level in self.counts]
+        #: The characters seen in training; all others share one slot of probability.
+        self.chars: frozenset[str] = frozenset(chars)
         self.base = 1.0 / (len(chars) + 1)
 
     def prob(self, char: str, history: str) -> float:
@@ -93,6 +95,12 @@ class KneserNey:
                 + (self.discount * self.types[k][context] / total) * p
             )
         return p
+
+    def context_count(self, history: str) -> int:
+        """How often the context the model conditions on (the last ``n - 1`` characters of
+        ``history``) was seen in training: 0 for a context never seen."""
+        context = history[-(self.n - 1) :] if self.n > 1 else ""
+        return self.totals[len(context)].get(context, 0)
 
     def bits_per_char(self, text: str | Sequence[str]) -> float:
         """Mean :math:`-\\log_2 P` over every character of ``text`` (or of several pieces)."""
