@@ -68,8 +68,8 @@ def score_chars(
     With ``dynamic_lr``, a copy of the model takes one step on each chunk right after
     scoring it (Krause et al., 2018), so later chunks are predicted by weights that have read
     every earlier one; the model passed in is not changed. The step is RMS-normalised (Adam
-    without momentum): plain SGD needed a learning rate four times smaller on alice.txt than
-    on neko.txt, this one the same.
+    without momentum): plain SGD needed a learning rate several times smaller on alice.txt
+    than on neko.txt, this one suits both with one value.
     """
     streams = StreamBatches(ids, batch_size=batch_size, seq_len=seq_len, shuffle=False)
     rows, length = streams.streams.shape

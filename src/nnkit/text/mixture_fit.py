@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .._device import resolve_device
-from .._validate import boolean, fail, one_of
+from .._validate import boolean, one_of
 from ._scoring import score_chars
 from .dataset import split_text
 from .evaluation import VAL_STREAMS, stream_count
@@ -137,8 +137,6 @@ _RIDGE = 1e-4
 
 def _fit_weight(p_neural: torch.Tensor, p_ngram: torch.Tensor) -> float:
     """The maximum-likelihood fixed weight, by expectation maximisation."""
-    if p_neural.numel() == 0:
-        raise fail("text", "the text is too short to fit a mixture on")
     weight = 0.5
     for _ in range(500):
         updated = float((weight * p_neural / (weight * p_neural + (1 - weight) * p_ngram)).mean())
