@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import fail, positive_float, positive_int
+from .._validate import fail
 from .streams import StreamBatches, _detach
 
 #: Dynamic evaluation's default step size (RMS-normalised), chosen on the validation splits of
@@ -44,13 +44,6 @@ class CharScores:
     def bits_per_char(self) -> float:
         """The mean of :math:`-\\log_2 P` over the scored characters."""
         return float(-self.logp.mean()) / math.log(2.0)
-
-
-def check_dynamic(dynamic_lr: object, segment_len: object) -> tuple[float, int]:
-    return (
-        positive_float(dynamic_lr, "dynamic_lr"),
-        positive_int(segment_len, "segment_len"),
-    )
 
 
 def score_chars(

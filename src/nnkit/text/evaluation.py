@@ -10,10 +10,10 @@ from torch import nn
 
 from .. import losses
 from .._device import resolve_device
-from .._validate import boolean, fail
+from .._validate import boolean, positive_float, positive_int
 from ..evaluation import evaluate
 from ..models.char_rnn import CharRNN
-from ._scoring import DYNAMIC_LR, SEGMENT_LEN, CharScores, check_dynamic, score_chars
+from ._scoring import DYNAMIC_LR, SEGMENT_LEN, CharScores, score_chars
 from .mixture import NgramMixture
 from .streams import CarryState, StreamBatches
 from .vocab import Vocab
@@ -50,7 +50,7 @@ def loss_for(model: nn.Module, loss: TextLoss = "auto") -> losses.LossArg | None
     return "nll" if isinstance(model, CharRNN) and model.cell == "seed" else "cross_entropy"
 
 
-def stream_count(characters: int, batch_size: int, seq_len: int) -> int:
+def _stream_count(characters: int, batch_size: int, seq_len: int) -> int:
     """How many streams :func:`bits_per_char` reads a text of ``characters`` as: ``batch_size``,
     or fewer when the text is too short for each to hold ``seq_len + 1`` characters."""
     return max(1, min(batch_size, characters // (seq_len + 1) or 1))
@@ -112,12 +112,12 @@ def bits_per_char(
     >>> bits_per_char(untrained, vocab, "abcd" * 200, device="cpu", dynamic=True) < static
     True
     """
-    if isinstance(model, NgramMixture) and model.vocab != vocab:
-        raise fail("vocab", "the vocabulary is not the mixture's (mixture.vocab)")
+    if isinstance(model, NgramMixture):
+        model.check_vocab(vocab)
     if not dynamic and not isinstance(model, NgramMixture):
         ids = vocab.encode(text)
         dev = resolve_device(device)
-        batch = stream_count(ids.numel(), batch_size, seq_len)
+        batch = _stream_count(ids.numel(), batch_size, seq_len)
         streams = StreamBatches(ids, batch_size=batch, seq_len=seq_len, shuffle=False, device=dev)
         result = evaluate(CarryState(model), streams, loss=loss_for(model, loss), device=dev)
         return result.loss / _LN2
@@ -165,12 +165,13 @@ def char_scores(
     """
     boolean(dynamic, "dynamic")
     if dynamic:
-        dynamic_lr, seq_len = check_dynamic(dynamic_lr, segment_len)
+        dynamic_lr = positive_float(dynamic_lr, "dynamic_lr")
+        seq_len = positive_int(segment_len, "segment_len")
     ids = vocab.encode(text)
     return score_chars(
         model,
         ids,
-        batch_size=stream_count(ids.numel(), batch_size, seq_len),
+        batch_size=_stream_count(ids.numel(), batch_size, seq_len),
         seq_len=seq_len,
         device=resolve_device(device),
         dynamic_lr=dynamic_lr if dynamic else None,

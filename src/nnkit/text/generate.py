@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .._device import resolve_device
-from .._validate import fail, non_negative_float, non_negative_int, positive_int
+from .._validate import non_negative_float, non_negative_int, positive_int
 from ..errors import InvalidArgumentError
 from .mixture import NgramMixture
 from .vocab import Vocab
@@ -80,8 +80,7 @@ def generate(
     mixture: NgramMixture | None = None
     net: nn.Module
     if isinstance(model, NgramMixture):
-        if model.vocab != vocab:
-            raise fail("vocab", "the vocabulary is not the mixture's (mixture.vocab)")
+        model.check_vocab(vocab)
         mixture, net = model, model.model
     else:
         net = model

@@ -140,6 +140,11 @@ class NgramMixture:
         self._order = [(c, vocab.stoi.get(c, 0)) for c in sorted(ngram.chars)]
         self._empty = self._unigram()  # the unigram level, the start of every other
 
+    def check_vocab(self, vocab: Vocab) -> None:
+        """Raise unless ``vocab`` is the mixture's own (what every caller passing both needs)."""
+        if vocab != self.vocab:
+            raise fail("vocab", "the vocabulary is not the mixture's (mixture.vocab)")
+
     def __repr__(self) -> str:
         mix = f"gate={self.gate}" if self.gate is not None else f"weight={self.weight:.3f}"
         return f"NgramMixture({type(self.model).__name__}, n={self.ngram.n}, {mix})"
@@ -156,36 +161,30 @@ class NgramMixture:
         history = history[-(self.ngram.n - 1) :] if self.ngram.n > 1 else ""
         vec, unseen = self._empty
         vec = vec.clone()
-        ng, discount = self.ngram, self.ngram.discount
         for k in range(1, len(history) + 1):
-            context = history[len(history) - k :]
-            total = ng.totals[k].get(context, 0)
-            if total == 0:
-                continue
-            scale = discount * ng.types[k][context] / total
-            vec.mul_(scale)
-            unseen *= scale
-            for char, count in ng.counts[k][context].items():
-                vec[self.vocab.stoi.get(char, 0)] += (count - discount) / total
+            unseen = self._level(vec, unseen, k, history[len(history) - k :])
         vec[self.unseen_ids] += unseen / len(self.unseen_ids)
         return vec
 
     def _unigram(self) -> tuple[torch.Tensor, float]:
         """The base and unigram levels as a dense vector over the known ids, and the unseen
         slot's probability."""
-        ng = self.ngram
         vec = torch.zeros(len(self.vocab), dtype=torch.float64)
-        ids = [i for _, i in self._order]
-        vec[ids] = ng.base
-        unseen = ng.base
-        total = ng.totals[0].get("", 0)
-        if total:
-            scale = ng.discount * ng.types[0][""] / total
-            vec.mul_(scale)
-            unseen *= scale
-            for char, count in ng.counts[0][""].items():
-                vec[self.vocab.stoi.get(char, 0)] += (count - ng.discount) / total
-        return vec, unseen
+        vec[[i for _, i in self._order]] = self.ngram.base
+        return vec, self._level(vec, self.ngram.base, 0, "")
+
+    def _level(self, vec: torch.Tensor, unseen: float, k: int, context: str) -> float:
+        """Apply one Kneser-Ney level (context of length ``k``) to ``vec`` in place, as
+        :meth:`KneserNey.prob` does for one character; returns the unseen slot's new value."""
+        ng = self.ngram
+        total = ng.totals[k].get(context, 0)
+        if total == 0:  # a context never seen: this level passes the lower one through
+            return unseen
+        scale = ng.discount * ng.types[k][context] / total
+        vec.mul_(scale)
+        for char, count in ng.counts[k][context].items():
+            vec[self.vocab.stoi.get(char, 0)] += (count - ng.discount) / total
+        return unseen * scale
 
     def neural_weights(self, histories: Sequence[str], entropy_bits: torch.Tensor) -> torch.Tensor:
         """:math:`\\lambda` at each position: ``(P,)`` float64, from the histories (for the

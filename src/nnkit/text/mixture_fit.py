@@ -9,11 +9,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .._device import resolve_device
 from .._validate import boolean, one_of
-from ._scoring import score_chars
 from .dataset import split_text
-from .evaluation import VAL_STREAMS, stream_count
+from .evaluation import VAL_STREAMS, char_scores
 from .mixture import ContextGate, NgramMixture
 from .ngram import KneserNey, best_ngram
 from .vocab import Vocab
@@ -76,15 +74,7 @@ def fit_mixture(
     """
     boolean(gate, "gate")
     probe = NgramMixture(model, vocab, ngram, weight=0.5)  # checks model, vocab and n-gram
-    dev = resolve_device(device)
-    ids = vocab.encode(text)
-    scores = score_chars(
-        model,
-        ids,
-        batch_size=stream_count(ids.numel(), batch_size, seq_len),
-        seq_len=seq_len,
-        device=dev,
-    )
+    scores = char_scores(model, vocab, text, seq_len=seq_len, batch_size=batch_size, device=device)
     p_neural, p_ngram, histories = probe.parts(text, scores)
     weight = _fit_weight(p_neural, p_ngram)
     fitted = None
@@ -135,6 +125,13 @@ def mix_ngram(
 _RIDGE = 1e-4
 
 
+def _nll(
+    weight: float | torch.Tensor, p_neural: torch.Tensor, p_ngram: torch.Tensor
+) -> torch.Tensor:
+    """Mean negative log-likelihood (nats) of the mixture with the neural weight(s) ``weight``."""
+    return -torch.log(weight * p_neural + (1 - weight) * p_ngram).mean()
+
+
 def _fit_weight(p_neural: torch.Tensor, p_ngram: torch.Tensor) -> float:
     """The maximum-likelihood fixed weight, by expectation maximisation."""
     weight = 0.5
@@ -144,12 +141,8 @@ def _fit_weight(p_neural: torch.Tensor, p_ngram: torch.Tensor) -> float:
         weight = updated
         if converged:
             break
-
-    def nll(w: float) -> float:
-        return float(-torch.log(w * p_neural + (1 - w) * p_ngram).mean())
-
     # near an end EM creeps; the ends themselves are candidates (never worse than either part)
-    return min((weight, 0.0, 1.0), key=nll)
+    return min((weight, 0.0, 1.0), key=lambda w: float(_nll(w, p_neural, p_ngram)))
 
 
 def _fit_gate(
@@ -160,14 +153,7 @@ def _fit_gate(
     weight: float,
 ) -> ContextGate | None:
     """The :class:`ContextGate` of highest likelihood, or None if it does not beat ``weight``."""
-
-    def nll(gate: ContextGate | torch.Tensor) -> torch.Tensor:
-        if isinstance(gate, ContextGate):
-            lam = gate.weight(counts, entropy_bits)
-        else:
-            lam = torch.sigmoid(features @ gate)
-        return -torch.log(lam * p_neural + (1 - lam) * p_ngram).mean()
-
+    # the features of ContextGate.weight: lambda = sigmoid(features @ (bias, context, entropy))
     features = torch.stack([torch.ones_like(counts), torch.log2(1 + counts), entropy_bits], 1)
     clipped = min(max(weight, 1e-4), 1 - 1e-4)
     theta = torch.tensor(
@@ -179,14 +165,14 @@ def _fit_gate(
         optimizer.zero_grad()
         # a light ridge on the slopes: on a short text the likelihood alone would make the
         # gate a hard switch with slopes in the thousands
-        loss = nll(theta) + _RIDGE * (theta[1:] ** 2).sum()
+        loss = _nll(torch.sigmoid(features @ theta), p_neural, p_ngram)
+        loss = loss + _RIDGE * (theta[1:] ** 2).sum()
         loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
     optimizer.step(closure)  # type: ignore[no-untyped-call]
-    gate = ContextGate(*(float(v) for v in theta.detach()))
     with torch.no_grad():
-        fixed = -torch.log(weight * p_neural + (1 - weight) * p_ngram).mean()
-        if not math.isfinite(gate.bias + gate.context + gate.entropy) or nll(gate) >= fixed:
+        fitted = _nll(torch.sigmoid(features @ theta), p_neural, p_ngram)
+        if not torch.isfinite(theta).all() or fitted >= _nll(weight, p_neural, p_ngram):
             return None
-    return gate
+    return ContextGate(*(float(v) for v in theta.detach()))

@@ -72,8 +72,8 @@ def save(
     neural = mixture.model if mixture is not None else model
     if not isinstance(neural, CharRNN):
         raise fail("model", f"save takes a CharRNN or its mixture, got {type(neural).__name__}")
-    if mixture is not None and mixture.vocab != vocab:
-        raise fail("vocab", "the vocabulary is not the mixture's (mixture.vocab)")
+    if mixture is not None:
+        mixture.check_vocab(vocab)
     if corpus is not None and not isinstance(corpus, CorpusInfo):
         raise fail("corpus", f"corpus must be a CorpusInfo or None, got {corpus!r:.60}")
     state: dict[str, Any] = {
