@@ -101,7 +101,7 @@ def main() -> None:
         progress=False,
         report=True,
     )
-    best = min(r.extra["test_bpc"] for r in history.records)
+    best = min(r.extra["val_bpc"] for r in history.records)
     print(
         f"best validation {best:.3f} bits/char (cutoffs {args.cutoffs}, div {args.div}); "
         f"{len(history)} epochs, stopped by {history.stop_reason}"

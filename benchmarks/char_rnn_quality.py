@@ -141,7 +141,7 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "ngram_best_order": order,
         "ngram_bpc": scores,
         "ngram_seconds": ngram_seconds,
-        "rnn_val_bpc_best_epoch": min(r.extra["test_bpc"] for r in history.records),
+        "rnn_val_bpc_best_epoch": min(r.extra["val_bpc"] for r in history.records),
         "rnn_epochs": len(history),
         "rnn_chars_per_second": history.last.samples_per_second,
         "rnn_seconds": sum(r.seconds for r in history.records),

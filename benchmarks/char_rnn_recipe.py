@@ -88,8 +88,8 @@ def main() -> None:
     elapsed, curve = 0.0, []
     for r in history.records:
         elapsed += r.seconds
-        curve.append(f"{elapsed:.0f}s:{r.extra['train_bpc']:.2f}/{r.extra['test_bpc']:.3f}")
-    best = min(r.extra["test_bpc"] for r in history.records)
+        curve.append(f"{elapsed:.0f}s:{r.extra['train_bpc']:.2f}/{r.extra['val_bpc']:.3f}")
+    best = min(r.extra["val_bpc"] for r in history.records)
     settings = " ".join(f"{k}={v}" for k, v in vars(args).items() if k != "text_dir")
     print(f"{settings}\nbest validation {best:.3f} bits/char, ", end="")
     print(f"{history.last.samples_per_second:,.0f} chars/s\n  {' '.join(curve)}")

@@ -39,6 +39,7 @@ nitpick_ignore_regex = [
     ("py:.*", r"(torch|numpy|matplotlib|tqdm)(\..*)?"),
     ("py:.*", r"(collections\.abc|typing|os|pathlib|abc|contextlib|argparse|io)\..*"),
     ("py:.*", r"(nn\.Module|Module|Parameter|DataLoader|Dataset|TensorDataset)"),
+    ("py:.*", r"optim\..*"),  # torch.optim imported as optim
 ]
 napoleon_preprocess_types = True
 _SHORT = {  # short names used in docstring types and annotations -> where they are documented

@@ -34,7 +34,15 @@ from nnkit.text import train as train_text
 from nnkit.train import fit
 from tests._data import PairDataset
 
-KINDS = ("tensors", "tensordataset", "dataset", "dataloader", "text")
+KINDS = (
+    "tensors",
+    "tensordataset",
+    "dataset",
+    "dataloader",
+    "text",
+    "accumulate",
+    "validation_split",
+)
 KILL_EPOCH, KILL_STEP = 3, 3
 
 
@@ -69,7 +77,7 @@ def model() -> nn.Module:
 
 def data(kind: str) -> Any:
     x, y = points(160, 1)
-    if kind == "tensors":
+    if kind in ("tensors", "accumulate", "validation_split"):
         return x, y
     if kind == "tensordataset":
         return TensorDataset(x, y)
@@ -85,7 +93,7 @@ def run(kind: str, out: Path, mode: str) -> None:
     optimizer = KeepOptimizerState()
     callbacks: list[Callback] = [
         ModelCheckpoint(best, save_best_only=True),
-        EarlyStopping("test_loss", patience=2, restore_best=True),
+        EarlyStopping("val_loss", patience=3, restore_best=True),
         optimizer,
     ]
     if mode == "killed":
@@ -127,12 +135,18 @@ def _fit(net: nn.Module, kind: str, common: dict[str, Any]) -> History:
         scheduler: Any = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.02, total_steps=40)
     else:  # an nnkit schedule with plateau state
         scheduler = ReduceOnPlateau(Cosine(floor=0.1), patience=1, min_scale=None)
+    held_out: dict[str, Any] = (
+        {"validation_split": 0.25}
+        if kind == "validation_split"
+        else {"val": points(64, 2, shift=1)}
+    )
     return fit(
         net,
         data(kind),
-        test=points(64, 2, shift=1),
+        **held_out,
         epochs=8,
-        batch_size=32,
+        batch_size=16 if kind == "accumulate" else 32,
+        accumulate=2 if kind == "accumulate" else 1,
         seed=None if kind == "dataloader" else 7,
         optimizer=opt,
         scheduler=scheduler,

@@ -11,20 +11,18 @@ def test_no_budget_means_one_epoch() -> None:
     assert Budget.of(None, 10, None).epochs is None
 
 
-def test_progress_is_the_furthest_budget() -> None:
+def test_spent_is_the_furthest_budget() -> None:
     b = Budget.of(4, 30, 100.0, steps_per_epoch=10)  # 40 steps by epochs, 30 by max_steps
     assert b.total_steps == 30
-    assert b.progress(15, 10.0, 1) == pytest.approx(0.5)
-    assert b.progress(15, 80.0, 1) == pytest.approx(0.8)  # time is further along
-    assert b.progress(45, 0.0, 4) == 1.0
+    assert b.spent(15, 10.0, 1) == pytest.approx(0.5)
+    assert b.spent(15, 80.0, 1) == pytest.approx(0.8)  # time is further along
+    assert b.spent(45, 0.0, 4) == 1.0
     unknown_length = Budget.of(4, None, None, steps_per_epoch=0)
-    assert unknown_length.total_steps is None and unknown_length.progress(99, 0.0, 1) == 0.25
+    assert unknown_length.total_steps is None and unknown_length.spent(99, 0.0, 1) == 0.25
 
 
-def test_exhausted_and_seconds_left() -> None:
+def test_seconds_left() -> None:
     b = Budget.of(None, 5, 2.0)
-    assert b.exhausted(4, 1.0) is None
-    assert b.exhausted(5, 1.0) == "max_steps" and b.exhausted(1, 2.5) == "max_seconds"
     assert b.seconds_left(0.5) == 1.5 and b.seconds_left(3.0) == 0.0
     assert Budget.of(1, None, None).seconds_left(3.0) is None
 

@@ -35,9 +35,9 @@ def test_non_finite_values_are_written_as_null() -> None:
 
 def test_column_best_and_last() -> None:
     h = sample()
-    assert h.column("test_accuracy") == [0.85, 0.9]
+    assert h.column("val_accuracy") == [0.85, 0.9]
     assert h.column("bpc") == [2.1, 1.9]
-    assert h.best("test_loss") is h.records[1]
+    assert h.best("val_loss") is h.records[1]
     assert h.best("train_accuracy", mode="max") is h.records[1]
     assert h.last is h.records[1]
     assert History().best("x") is None
@@ -72,3 +72,19 @@ def test_plot_returns_a_figure_with_two_panels() -> None:
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert fig.axes[1].get_ylabel() == "accuracy (%)"
     assert list(fig.axes[1].lines[1].get_ydata()) == pytest.approx([85.0, 90.0])
+
+
+def test_a_history_written_before_validation_had_its_name_reads() -> None:
+    record = {
+        "epoch": 1,
+        "train_loss": 0.5,
+        "test_loss": 0.4,
+        "test_accuracy": 0.9,
+        "extra": {"train_bpc": 2.0, "test_bpc": 2.1},
+    }
+    old = {"records": [record], "stop_reason": "epochs"}
+    h = History.from_dict(old)
+    assert (h.last.val_loss, h.last.val_accuracy) == (0.4, 0.9)
+    assert h.last.extra == {"train_bpc": 2.0, "val_bpc": 2.1}
+    assert h.weights_epoch == 1  # not recorded then: the last epoch's
+    assert History.from_json(h.to_json()).weights_epoch == 1

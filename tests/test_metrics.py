@@ -44,25 +44,25 @@ def test_metrics_are_exact_means_over_the_data_not_means_of_batch_means() -> Non
     assert result.metrics["hits_of_class_0"] == pytest.approx(expected, rel=1e-12)
 
 
-def test_fit_records_train_and_test_metrics_every_epoch() -> None:
+def test_fit_records_train_and_val_metrics_every_epoch() -> None:
     torch.manual_seed(0)
     model = nn.Linear(4, 5)
     test = data(40, 1)
     history = fit(
         model,
         data(),
-        test=test,
+        val=test,
         epochs=3,
         metrics={"top3": lambda o, t: (o.topk(3, -1).indices == t[:, None]).any(-1).float().mean()},
         device="cpu",
         progress=False,
     )
     for record in history.records:
-        assert set(record.extra) == {"train_top3", "test_top3"}
+        assert set(record.extra) == {"train_top3", "val_top3"}
         assert 0.0 <= record.extra["train_top3"] <= 1.0
     # the last epoch's test value is what evaluating the final model gives
     final = evaluate(model, test, metrics=[TopKAccuracy(3)], device="cpu")
-    assert history.records[-1].extra["test_top3"] == pytest.approx(
+    assert history.records[-1].extra["val_top3"] == pytest.approx(
         final.metrics["top3_accuracy"], rel=1e-6
     )
 

@@ -104,15 +104,15 @@ def test_reduce_on_plateau_halves_stops_and_saves_its_state() -> None:
     s = ReduceOnPlateau(Cosine(floor=0.1), patience=2, min_scale=0.25)
     # two epochs in a row without a new best halve the scale
     for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.4, 1.9, 2.0], start=1):
-        s.observe(EpochRecord(epoch=epoch, train_loss=0.0, test_loss=loss))
+        s.observe(EpochRecord(epoch=epoch, train_loss=0.0, val_loss=loss))
     assert (s.scale, s.stale, s.best) == (0.5, 1, 1.9) and not s.finished
     assert s(0.5) == pytest.approx(0.5 * 0.55)
     t = ReduceOnPlateau(Cosine(floor=0.1), patience=2, min_scale=0.25)
     t.load_state_dict(s.state_dict())  # a resumed run continues the count, not restarts it
     for r in (s, t):
-        r.observe(EpochRecord(epoch=7, train_loss=0.0, test_loss=2.2))
+        r.observe(EpochRecord(epoch=7, train_loss=0.0, val_loss=2.2))
     assert s.scale == t.scale == 0.25 and s.finished and t.finished
-    with pytest.raises(InvalidArgumentError, match="cannot monitor 'test_loss'"):
+    with pytest.raises(InvalidArgumentError, match="cannot monitor 'val_loss'"):
         s.observe(EpochRecord(epoch=10, train_loss=0.0))
     with pytest.raises(InvalidArgumentError, match=r"factor must be in \(0, 1\)"):
         ReduceOnPlateau(factor=1.0)
@@ -125,7 +125,7 @@ def test_a_finished_schedule_ends_fit() -> None:
     history = fit(
         nn.Linear(2, 2),
         (x, y),
-        test=noise,
+        val=noise,
         epochs=50,
         lr=1.0,
         optimizer="sgd",
@@ -143,7 +143,7 @@ def test_torch_schedulers_are_stepped_where_they_belong() -> None:
     history = fit(
         model,
         blobs(),
-        test=(torch.randn(16, 2), torch.randint(0, 2, (16,))),
+        val=(torch.randn(16, 2), torch.randint(0, 2, (16,))),
         epochs=4,
         optimizer=opt,
         scheduler=plateau,
@@ -153,7 +153,7 @@ def test_torch_schedulers_are_stepped_where_they_belong() -> None:
     rates = [float(r or 0) for r in history.column("lr")]
     # stepped once per epoch with the test loss: each epoch keeps or halves the rate
     assert rates[0] == 0.1 and all(b in (a, a / 2) for a, b in itertools.pairwise(rates))
-    assert plateau.best == min(history.column("test_loss"))  # type: ignore[type-var]
+    assert plateau.best == min(history.column("val_loss"))  # type: ignore[type-var]
     step = fit(
         nn.Linear(2, 2),
         blobs(),

@@ -46,13 +46,13 @@ def test_fit_learns_mnist_sample_and_fills_history() -> None:
     torch.manual_seed(0)
     train, test = load_mnist_sample(train=True), load_mnist_sample(train=False)
     history = fit(
-        MnistCNN(depth=1), train, test=test, epochs=1, seed=0, device="cpu", progress=False
+        MnistCNN(depth=1), train, val=test, epochs=1, seed=0, device="cpu", progress=False
     )
     record = history.last
     assert record is not None and record.epoch == 1
-    assert record.test_accuracy is not None and record.test_accuracy > 0.85
+    assert record.val_accuracy is not None and record.val_accuracy > 0.85
     assert record.train_accuracy is not None and 0.5 < record.train_accuracy <= 1.0
-    assert record.test_loss is not None and record.test_loss < 0.6
+    assert record.val_loss is not None and record.val_loss < 0.6
     assert record.lr == pytest.approx(1e-3)
     assert record.seconds > 0 and record.samples_per_second > 0
     assert not history.interrupted and not history.stopped_early
@@ -66,14 +66,14 @@ def test_one_epoch_on_full_mnist_reaches_98_percent(mnist_root: Path) -> None:
     history = fit(
         model,
         load_mnist(mnist_root),
-        test=load_mnist(mnist_root, train=False),
+        val=load_mnist(mnist_root, train=False),
         seed=0,
         device="cpu",
         progress=False,
         **replace(FAST_RECIPE, epochs=1),
     )
-    assert history.last.test_accuracy is not None
-    assert history.last.test_accuracy >= 0.98
+    assert history.last.val_accuracy is not None
+    assert history.last.val_accuracy >= 0.98
 
 
 def test_evaluate_is_the_true_mean_over_samples() -> None:
@@ -221,6 +221,7 @@ def test_ctrl_c_returns_history_and_keeps_last_checkpoint(tmp_path: Path) -> Non
         callbacks=[_InterruptAt(2, 3)],
     )
     assert history.interrupted and len(history) == 1
+    assert history.weights_epoch is None  # the model holds epoch 2's weights part-way
     assert load_checkpoint(ck)["epoch"] == 1
 
 
@@ -471,8 +472,8 @@ def test_accepted_data_kinds() -> None:
         [(x[i : i + 16], y[i : i + 16]) for i in range(0, 48, 16)],
         torch.utils.data.DataLoader(PairDataset(x, y), batch_size=16),
     ):
-        history = fit(mlp(), data, test=data, epochs=1, device="cpu", progress=False)
-        assert history.last.test_accuracy is not None
+        history = fit(mlp(), data, val=data, epochs=1, device="cpu", progress=False)
+        assert history.last.val_accuracy is not None
     with pytest.raises(TypeError, match="one-shot iterator"):
         fit(mlp(), iter([(x, y)]), device="cpu", progress=False)
     with pytest.raises(TypeError, match="must be a Dataset"):
@@ -568,15 +569,15 @@ def test_fit_on_cuda_with_the_fast_recipe_and_bf16_learns() -> None:
     history = fit(
         model,
         load_mnist_sample(),
-        test=load_mnist_sample(train=False),
+        val=load_mnist_sample(train=False),
         seed=0,
         device="cuda",
         progress=False,
         **replace(FAST_RECIPE, runtime=Runtime(amp=True, channels_last=True)),
     )
     assert next(model.parameters()).device.type == "cuda"
-    assert history.last.test_accuracy is not None
-    assert history.last.test_accuracy > 0.93
+    assert history.last.val_accuracy is not None
+    assert history.last.val_accuracy > 0.93
 
 
 class _Steps(Callback):
@@ -627,7 +628,7 @@ def test_a_resumed_run_continues_the_step_budget(tmp_path: Path) -> None:
 
 
 def test_progress_bar_knows_the_step_budget(capsys: pytest.CaptureFixture[str]) -> None:
-    fit(mlp(), blobs(64), max_steps=3, batch_size=16, device="cpu", progress=True)
+    fit(mlp(), blobs(64), max_steps=3, batch_size=16, device="cpu", progress="bar")
     err = capsys.readouterr().err
     assert "epoch 1:" in err and "0/3 [" in err  # 4 batches in the epoch, 3 steps in the budget
 
@@ -651,11 +652,11 @@ def test_a_model_that_computes_its_own_loss_trains_with_loss_none() -> None:
     plain = mlp()
     kwargs: dict[str, Any] = {"epochs": 3, "batch_size": 16, "seed": 2, "device": "cpu",
                               "progress": False}  # fmt: skip
-    a = fit(own, blobs(), test=blobs(32, 1), loss=None, **kwargs)
-    b = fit(plain, blobs(), test=blobs(32, 1), **kwargs)
+    a = fit(own, blobs(), val=blobs(32, 1), loss=None, **kwargs)
+    b = fit(plain, blobs(), val=blobs(32, 1), **kwargs)
     # the same arithmetic as cross entropy on the same network: the same history
     assert a.column("train_loss") == pytest.approx(b.column("train_loss"), rel=1e-6)
-    assert a.column("test_accuracy") == b.column("test_accuracy")
+    assert a.column("val_accuracy") == b.column("val_accuracy")
     # a bare loss tensor works too (no logits: no accuracy)
     scalar = fit(_ScalarLoss(), blobs(), loss=None, **kwargs)
     assert scalar.last.train_accuracy is None
@@ -698,16 +699,16 @@ def test_an_adaptive_softmax_model_trains_through_fit() -> None:
     x = torch.randn(400, 8, generator=g) + torch.randn(40, 8, generator=g)[y] * 3
     torch.manual_seed(0)
     model = _Adaptive()
-    history = fit(model, (x, y), test=(x, y), loss=None, epochs=8, lr=0.01, batch_size=32,
+    history = fit(model, (x, y), val=(x, y), loss=None, epochs=8, lr=0.01, batch_size=32,
                   metrics=[BitsPerChar()], device="cpu", progress=False)  # fmt: skip
     first, last = history.records[0], history.records[-1]
-    assert last.test_loss is not None and first.test_loss is not None
-    assert last.test_loss < 0.5 * first.test_loss
-    assert last.extra["test_bpc"] == pytest.approx(last.test_loss / math.log(2), rel=1e-9)
+    assert last.val_loss is not None and first.val_loss is not None
+    assert last.val_loss < 0.5 * first.val_loss
+    assert last.extra["val_bpc"] == pytest.approx(last.val_loss / math.log(2), rel=1e-9)
     # the recorded loss is the adaptive softmax's own negative log-likelihood
     with torch.no_grad():
         nll = -model.head.log_prob(model.body(x)).gather(1, y[:, None]).mean()
-    assert last.test_loss == pytest.approx(float(nll), rel=1e-5)
+    assert last.val_loss == pytest.approx(float(nll), rel=1e-5)
 
 
 def test_recipes_are_typed_mappings() -> None:
@@ -727,7 +728,7 @@ def test_recipes_are_typed_mappings() -> None:
 
 
 def test_runtime_is_checked_and_device_given_once() -> None:
-    with pytest.raises(InvalidArgumentError, match="Runtime amp must be True or False"):
+    with pytest.raises(InvalidArgumentError, match="Runtime amp must be True, False, 'bf16'"):
         Runtime(amp=1)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="Runtime distributed must be one of"):
         Runtime(distributed="always")  # type: ignore[arg-type]
@@ -736,3 +737,71 @@ def test_runtime_is_checked_and_device_given_once() -> None:
             fit(mlp(), blobs(), runtime=Runtime(device="cpu"), device="meta", progress=False)
     history = fit(mlp(), blobs(), runtime=Runtime(device="cpu"), device="cpu", progress=False)
     assert len(history) == 1
+
+
+def test_numpy_arrays_are_data() -> None:
+    x, y = blobs(64)
+    torch.manual_seed(0)
+    a = fit(mlp(), (x.numpy(), y.numpy()), val=(x.numpy(), y.numpy()), epochs=2, seed=1,
+            device="cpu", progress=False)  # fmt: skip
+    torch.manual_seed(0)
+    b = fit(mlp(), (x, y), val=(x, y), epochs=2, seed=1, device="cpu", progress=False)
+    assert a.column("train_loss") == b.column("train_loss")
+    assert a.column("val_accuracy") == b.column("val_accuracy")
+
+
+class _Ids(nn.Module):
+    """A bag of embeddings over uint8 token ids (the ids must reach it unchanged)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.EmbeddingBag(256, 8)
+        self.head = nn.Linear(8, 2)
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        self.seen.append(ids)
+        return self.head(self.embed(ids.long()))
+
+
+def test_uint8_token_ids_reach_an_embedding_unchanged() -> None:
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 256, (128, 6), generator=g, dtype=torch.uint8)
+    labels = (ids[:, 0] >= 128).long()
+    copy = ids.clone()
+    model = _Ids()
+    history = fit(model, (ids, labels), epochs=20, lr=0.05, batch_size=32, shuffle=False,
+                  device="cpu", progress=False)  # fmt: skip
+    assert model.seen[0].dtype == torch.uint8 and torch.equal(model.seen[0], ids[:32])
+    assert torch.equal(ids, copy)  # the user's tensor is untouched
+    assert history.last.train_accuracy is not None and history.last.train_accuracy > 0.95
+
+
+def test_validation_split_holds_out_a_seeded_share() -> None:
+    x, y = blobs(100)
+    histories = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        histories.append(fit(mlp(), (x, y), validation_split=0.2, epochs=2, seed=3,
+                             device="cpu", progress=False))  # fmt: skip
+    assert histories[0].last.val_accuracy is not None
+    assert histories[0].column("val_loss") == histories[1].column("val_loss")
+    # the held-out 20 samples are evaluated, not trained on
+    steps = fit(mlp(), (x, y), validation_split=0.2, max_steps=3, batch_size=80, device="cpu",
+                progress=False)  # fmt: skip
+    assert steps.records[-1].samples_per_second * steps.records[-1].seconds == pytest.approx(80)
+
+
+def test_fp16_autocast_with_loss_scaling_on_the_cpu(tmp_path: Path) -> None:
+    model = mlp()
+    seen: list[torch.dtype] = []
+    model[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    ck = tmp_path / "ck.pt"
+    history = fit(model, blobs(), runtime=Runtime(amp="fp16"), epochs=2, batch_size=16,
+                  device="cpu", progress=False, checkpoint=ck)  # fmt: skip
+    assert set(seen) == {torch.float16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert history.records[-1].train_loss < history.records[0].train_loss
+    assert load_checkpoint(ck)["scaler"]["scale"] == 65536.0  # the GradScaler's state is kept
+    with pytest.raises(InvalidArgumentError, match="LBFGS cannot take"):
+        fit(mlp(), blobs(), optimizer="lbfgs", runtime=Runtime(amp="fp16"), progress=False)

@@ -41,7 +41,7 @@ def main() -> None:
     history: History = fit(
         MnistCNN(depth=2),
         loader,
-        test=data,
+        val=data,
         max_steps=10,
         max_seconds=60.0,
         loss="cross_entropy",

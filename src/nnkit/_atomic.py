@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ._validate import fail
+
 #: Temporary files of a writer whose process id cannot be read (an older nnkit) count as stale
 #: after this many seconds.
 _LEGACY_STALE_SECONDS = 3600.0
@@ -134,3 +136,20 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def check_writable(path: str | os.PathLike[str], parameter: str) -> None:
+    """Before long work: ``path`` names a file that can be written (it is not a folder, and its
+    folder exists or can be made and takes a file); else an
+    :class:`~nnkit.errors.InvalidArgumentError` naming ``parameter`` and the path."""
+    target = Path(path)
+    if target.is_dir():
+        raise fail(parameter, f"{parameter}={str(target)!r} is a folder, expected a file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.probe."):
+            pass
+    except OSError as exc:
+        raise fail(
+            parameter, f"cannot write {parameter}={str(target)!r}: {exc.strerror or exc}"
+        ) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from ._validate import positive_float, positive_int
 
@@ -12,7 +11,7 @@ from ._validate import positive_float, positive_int
 class Budget:
     """The budgets of one :func:`~nnkit.train.fit` call and how much of them is spent.
 
-    ``progress`` is the largest spent share of any budget, from 0 to 1: the clock that
+    ``spent`` is the largest spent share of any budget, from 0 to 1: the clock that
     :mod:`nnkit.schedules` read, so a cosine runs over steps or over time alike. When no
     budget at all is given, one epoch is.
     """
@@ -51,7 +50,7 @@ class Budget:
             totals.append(self.epochs * self.steps_per_epoch)
         return min(totals) if totals else None
 
-    def progress(self, step: int, seconds: float, epochs_done: int) -> float:
+    def spent(self, step: int, seconds: float, epochs_done: int) -> float:
         """Share of the budget spent after ``step`` steps, ``seconds`` and ``epochs_done``."""
         spent = 0.0
         total = self.total_steps
@@ -66,11 +65,3 @@ class Budget:
     def seconds_left(self, seconds: float) -> float | None:
         """Seconds of the time budget left (None without one)."""
         return None if self.max_seconds is None else max(0.0, self.max_seconds - seconds)
-
-    def exhausted(self, step: int, seconds: float) -> Literal["max_steps", "max_seconds"] | None:
-        """Which step or time budget has run out, if one has (epochs are the loop's to count)."""
-        if self.max_steps is not None and step >= self.max_steps:
-            return "max_steps"
-        if self.max_seconds is not None and seconds >= self.max_seconds:
-            return "max_seconds"
-        return None

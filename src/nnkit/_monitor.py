@@ -20,13 +20,32 @@ def resolve_mode(monitor: str, mode: Mode) -> Literal["min", "max"]:
     return "max" if "accuracy" in monitor else "min"
 
 
+def check_monitors(wanted: dict[str, tuple[str, ...]], available: tuple[str, ...]) -> None:
+    """Refuse, in one line listing the valid names, a monitored name that no epoch record will
+    hold. ``wanted`` maps who monitors (``"EarlyStopping"``) to the names it reads."""
+    for owner, names in wanted.items():
+        for name in names:
+            if name not in available:
+                hint = (
+                    " (validation metrics need validation data: fit(val=...) or "
+                    "validation_split=)"
+                    if name.startswith("val_") and not any(a.startswith("val_") for a in available)
+                    else ""
+                )
+                raise fail(
+                    "monitor",
+                    f"{owner} monitors {name!r}, which this run does not record{hint}; "
+                    f"valid names: {', '.join(available)}",
+                )
+
+
 class Monitor:
     """The best value of ``monitor`` so far; :meth:`improved` says whether a value beats it."""
 
     def __init__(self, monitor: str, mode: Mode = "auto", min_delta: float = 0.0) -> None:
         if not isinstance(monitor, str) or not monitor:
             raise fail(
-                "monitor", f"monitor must name a metric such as 'test_loss', got {monitor!r}"
+                "monitor", f"monitor must name a metric such as 'val_loss', got {monitor!r}"
             )
         self.monitor = monitor
         self.mode = resolve_mode(monitor, mode)
@@ -40,7 +59,7 @@ class Monitor:
             raise fail(
                 "monitor",
                 f"cannot monitor {self.monitor!r}: the epoch record has no such value "
-                "(test metrics need test data passed to fit)",
+                "(val_ metrics need validation data: fit(val=...) or validation_split=)",
             )
         return value
 

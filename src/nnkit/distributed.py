@@ -119,7 +119,7 @@ class DistContext:
         )
 
     @property
-    def is_main(self) -> bool:
+    def is_main_process(self) -> bool:
         """True on rank 0."""
         return self.rank == 0
 

@@ -18,6 +18,7 @@ __all__ = [
     "DownloadError",
     "EmptyHistoryError",
     "InvalidArgumentError",
+    "MissingDependencyError",
     "NnkitError",
     "TrainingDivergedError",
 ]
@@ -100,6 +101,11 @@ class DistributedTimeoutError(NnkitError, RuntimeError):
 
 def _rebuild_timeout_error(message: str, rank: int, missing: str) -> DistributedTimeoutError:
     return DistributedTimeoutError(message, rank=rank, missing=missing)
+
+
+class MissingDependencyError(NnkitError, ImportError):
+    """An optional package that a feature needs is not installed (the message says how to
+    install it)."""
 
 
 class EmptyHistoryError(NnkitError, IndexError):

@@ -17,15 +17,18 @@ from ._atomic import atomic_write_text
 from ._validate import one_of
 from .errors import DataFormatError, EmptyHistoryError
 
-__all__ = ["STOP_REASONS", "EpochRecord", "History", "StopReason"]
+__all__ = ["STOP_REASONS", "EpochRecord", "History", "StopReason", "StopRequest"]
 
 #: Why a training run ended. Its epochs were done; its ``max_steps`` or ``max_seconds`` ran out;
-#: a callback set ``stop_training`` (early stopping); a schedule finished
-#: (:class:`~nnkit.schedules.ReduceOnPlateau` at its smallest scale); or Ctrl-C.
+#: :class:`~nnkit.callbacks.EarlyStopping` fired; another callback set ``stop_training``; a
+#: schedule finished (:class:`~nnkit.schedules.ReduceOnPlateau` at its smallest scale); or Ctrl-C.
 StopReason: TypeAlias = Literal[
-    "epochs", "max_steps", "max_seconds", "callback", "schedule", "interrupted"
+    "epochs", "max_steps", "max_seconds", "early_stopping", "callback", "schedule", "interrupted"
 ]
 STOP_REASONS: tuple[str, ...] = get_args(StopReason)
+#: Why a callback asks the run to stop. ``"early_stopping"`` (what
+#: :class:`~nnkit.callbacks.EarlyStopping` asks for) or ``"callback"`` (any other reason).
+StopRequest: TypeAlias = Literal["early_stopping", "callback"]
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,17 @@ class EpochRecord:
 
     Losses are means over targets (samples, or characters for sequence models); accuracies are
     fractions in ``[0, 1]``; ``samples_per_second`` counts targets too (characters per second for
-    a character model). Test fields are None
-    when no test data was given; accuracies are None when the task is not classification.
-    ``extra`` holds any further metrics (for example validation bits per character).
+    a character model). The ``val_`` fields are None when no validation data was given;
+    accuracies are None when the task is not classification. ``extra`` holds any further
+    metrics, ``train_<name>`` and ``val_<name>`` (for example ``val_bpc``, validation bits per
+    character).
     """
 
     epoch: int
     train_loss: float
     train_accuracy: float | None = None
-    test_loss: float | None = None
-    test_accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
     lr: float | None = None
     seconds: float = 0.0
     samples_per_second: float = 0.0
@@ -58,6 +62,18 @@ class EpochRecord:
 
 
 _FIELDS = {f.name for f in dataclasses.fields(EpochRecord)} - {"extra"}
+
+
+def _renamed(record: dict[str, Any]) -> dict[str, Any]:
+    """A record written before held-out data was called validation data (nnkit 0.1 before
+    ``fit(val=)``): ``test_loss``, ``test_accuracy`` and ``test_<metric>`` become ``val_...``."""
+    out = {("val_" + k[5:] if k in ("test_loss", "test_accuracy") else k): v
+           for k, v in record.items()}  # fmt: skip
+    extra = out.get("extra")
+    if isinstance(extra, dict):
+        out["extra"] = {("val_" + k[5:] if k.startswith("test_") else k): v
+                        for k, v in extra.items()}  # fmt: skip
+    return out
 
 
 def _clean(value: Any) -> Any:
@@ -83,13 +99,19 @@ class History(Sequence[EpochRecord]):
     stop_reason : StopReason or None
         What ended the run (:data:`StopReason`); None for a history that was not made by
         training.
+    weights_epoch : int or None
+        The epoch whose weights the model holds now that training has ended: the last epoch,
+        or the best one when :class:`~nnkit.callbacks.KeepBest` or
+        :class:`~nnkit.callbacks.EarlyStopping` put its weights back. None before any epoch
+        ended, and after a Ctrl-C that abandoned an epoch part-way (the weights are then
+        part-way through it) unless a keep-best restore followed.
 
     Examples
     --------
-    >>> h = History([EpochRecord(epoch=1, train_loss=0.5, test_accuracy=0.9)])
+    >>> h = History([EpochRecord(epoch=1, train_loss=0.5, val_accuracy=0.9)])
     >>> History.from_json(h.to_json()).records == h.records
     True
-    >>> h.column("test_accuracy")
+    >>> h.column("val_accuracy")
     [0.9]
     >>> h[-1] is h.last, [r.epoch for r in h]
     (True, [1])
@@ -97,6 +119,7 @@ class History(Sequence[EpochRecord]):
 
     records: list[EpochRecord] = field(default_factory=list)
     stop_reason: StopReason | None = None
+    weights_epoch: int | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -117,8 +140,8 @@ class History(Sequence[EpochRecord]):
 
     @property
     def stopped_early(self) -> bool:
-        """True when a callback (early stopping) or a finished schedule ended training."""
-        return self.stop_reason in ("callback", "schedule")
+        """True when early stopping, another callback or a finished schedule ended training."""
+        return self.stop_reason in ("early_stopping", "callback", "schedule")
 
     @property
     def last(self) -> EpochRecord:
@@ -140,7 +163,7 @@ class History(Sequence[EpochRecord]):
         self.records.append(record)
 
     def column(self, name: str) -> list[float | None]:
-        """One metric across epochs (``"train_loss"``, ``"test_accuracy"``, an ``extra`` key...)."""
+        """One metric across epochs (``"train_loss"``, ``"val_accuracy"``, an ``extra`` key...)."""
         return [r.get(name) for r in self.records]
 
     def rows(self) -> list[dict[str, Any]]:
@@ -149,7 +172,7 @@ class History(Sequence[EpochRecord]):
 
         Examples
         --------
-        >>> History([EpochRecord(1, 0.5, extra={"test_bpc": 2.0})]).rows()[0]["test_bpc"]
+        >>> History([EpochRecord(1, 0.5, extra={"val_bpc": 2.0})]).rows()[0]["val_bpc"]
         2.0
         """
         rows = []
@@ -168,20 +191,23 @@ class History(Sequence[EpochRecord]):
         return pick(scored, key=lambda item: item[0])[1]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data: ``{"records": [...], "stop_reason": ..., "interrupted": ...,
-        "stopped_early": ...}`` (the last two for readers that predate ``stop_reason``)."""
+        """Plain data: ``{"records": [...], "stop_reason": ..., "weights_epoch": ...,
+        "interrupted": ..., "stopped_early": ...}`` (the last two for readers that predate
+        ``stop_reason``)."""
         return {
             "records": [_clean(dataclasses.asdict(r)) for r in self.records],
             "stop_reason": self.stop_reason,
+            "weights_epoch": self.weights_epoch,
             "interrupted": self.interrupted,
             "stopped_early": self.stopped_early,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        """Rebuild a History from :meth:`to_dict`'s output."""
+        """Rebuild a History from :meth:`to_dict`'s output (also one written before validation
+        data had its name: ``test_loss`` is read as ``val_loss``)."""
         try:
-            records = [EpochRecord(**r) for r in data["records"]]
+            records = [EpochRecord(**_renamed(r)) for r in data["records"]]
         except (KeyError, TypeError) as exc:
             raise DataFormatError(f"not a History dictionary: {exc}") from exc
         reason = data.get("stop_reason")
@@ -192,7 +218,10 @@ class History(Sequence[EpochRecord]):
                 reason = "callback"
         if reason is not None and reason not in STOP_REASONS:
             raise DataFormatError(f"not a History dictionary: unknown stop_reason {reason!r}")
-        return cls(records, stop_reason=cast(StopReason | None, reason))
+        weights = data.get("weights_epoch")
+        if weights is None and records:
+            weights = records[-1].epoch
+        return cls(records, stop_reason=cast(StopReason | None, reason), weights_epoch=weights)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The history as JSON text; also written atomically to ``path`` when given."""
@@ -220,13 +249,13 @@ class History(Sequence[EpochRecord]):
         fig = Figure(figsize=(10, 4), layout="constrained")
         loss_ax, acc_ax = fig.subplots(1, 2)
         epochs = [r.epoch for r in self.records]
-        for key, label in (("train_loss", "train"), ("test_loss", "test")):
+        for key, label in (("train_loss", "train"), ("val_loss", "validation")):
             values = self.column(key)
             if any(v is not None for v in values):
                 loss_ax.plot(
                     epochs, [math.nan if v is None else v for v in values], "o-", label=label
                 )
-        for key, label in (("train_accuracy", "train"), ("test_accuracy", "test")):
+        for key, label in (("train_accuracy", "train"), ("val_accuracy", "validation")):
             values = self.column(key)
             if any(v is not None for v in values):
                 acc_ax.plot(

@@ -1,10 +1,10 @@
 """Per-epoch metrics that :func:`~nnkit.train.fit` computes while it trains and evaluates.
 
 ``fit`` always records the loss and, for class scores, the accuracy (``train_loss``,
-``test_accuracy``...). ``fit(metrics=[...])`` adds more: each metric is summed over the batches
+``val_accuracy``...). ``fit(metrics=[...])`` adds more: each metric is summed over the batches
 of an epoch on the device (no host synchronisation per step), reduced over the ranks of a
 torchrun job, and stored in every :class:`~nnkit.history.EpochRecord` as
-``extra["train_<name>"]`` and ``extra["test_<name>"]``, as the epoch ends.
+``extra["train_<name>"]`` and ``extra["val_<name>"]``, as the epoch ends.
 
 A metric is a :class:`Metric` (:class:`TopKAccuracy`, :class:`BitsPerChar`,
 :class:`Perplexity`, or your own subclass), or a plain function ``fn(outputs, targets) ->
@@ -61,7 +61,7 @@ class Metric(ABC):
     Attributes
     ----------
     name : str
-        The key in the history: ``train_<name>`` and ``test_<name>``.
+        The key in the history: ``train_<name>`` and ``val_<name>``.
     """
 
     name: str = "metric"
@@ -204,7 +204,7 @@ def as_metrics(metrics: MetricsArg) -> list[Metric]:
             raise fail(
                 "metrics",
                 f"metric name {name!r} is taken: fit records the loss and the accuracy itself "
-                "(train_loss, test_accuracy...); use TopKAccuracy(k) for top-k accuracy",
+                "(train_loss, val_accuracy...); use TopKAccuracy(k) for top-k accuracy",
             )
         if names.count(name) > 1:
             raise fail("metrics", f"two metrics are named {name!r}; give them distinct names")

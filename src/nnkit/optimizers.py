@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeAlias, get_args
 
 import torch
@@ -14,9 +14,11 @@ from ._validate import fail, non_negative_float, positive_float
 __all__ = [
     "OPTIMIZER_NAMES",
     "OptimizerName",
+    "OptimizerSpec",
     "build_optimizer",
     "default_lr",
     "optimizer_class",
+    "optimizer_has_momentum",
 ]
 
 OptimizerName: TypeAlias = Literal[
@@ -79,6 +81,97 @@ def default_lr(name_or_class: OptimizerName | type[optim.Optimizer]) -> float:
     return float(default) if isinstance(default, int | float) else 1e-3
 
 
+class OptimizerSpec:
+    """An optimizer by name with its settings, checked once, to be built on parameters later.
+
+    :func:`~nnkit.train.fit` checks its optimizer arguments through this before anything is
+    touched; :meth:`build` then makes the optimizer without checking again.
+
+    Examples
+    --------
+    >>> spec = OptimizerSpec.of("adagrad", lr=0.01)
+    >>> spec.cls.__name__, spec.settings["lr"], spec.has_momentum
+    ('Adagrad', 0.01, False)
+    >>> OptimizerSpec.of("adam", kwargs={"betaz": 1})
+    Traceback (most recent call last):
+    ...
+    nnkit.errors.InvalidArgumentError: Adam does not accept betaz; it accepts ...
+    """
+
+    def __init__(self, name: OptimizerName, cls: type[optim.Optimizer], settings: dict[str, Any]):
+        self.name = name
+        self.cls = cls
+        self.settings = settings
+
+    @classmethod
+    def of(
+        cls,
+        name: OptimizerName,
+        *,
+        lr: float | None = None,
+        weight_decay: float = 0.0,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> OptimizerSpec:
+        """Check a name, a learning rate, a weight decay and further keyword arguments."""
+        if not isinstance(name, str):
+            raise fail(
+                "optimizer", f"optimizer must be a name or a torch.optim.Optimizer, got {name!r}"
+            )
+        klass = optimizer_class(name)
+        extra = dict(kwargs or {})
+        accepted = [p for p in inspect.signature(klass.__init__).parameters if p not in _NOT_KW]
+        unknown = [key for key in extra if key not in accepted]
+        if unknown:
+            raise fail(
+                "optimizer_kwargs",
+                f"{klass.__name__} does not accept {', '.join(unknown)}; it accepts "
+                f"{', '.join(accepted)}",
+            )
+        settings: dict[str, Any] = {**_PRESETS.get(name, {}), **extra}
+        settings["lr"] = default_lr(klass) if lr is None else positive_float(lr, "lr")
+        weight_decay = non_negative_float(weight_decay, "weight_decay")
+        if weight_decay:
+            if name == "lbfgs":
+                raise fail(
+                    "weight_decay", "lbfgs has no weight_decay; add a penalty to the loss instead"
+                )
+            settings["weight_decay"] = weight_decay
+        try:  # the optimizer's own checks of the values (betas in [0, 1)...), on a dummy tensor
+            klass([torch.zeros(1, requires_grad=True)], **settings)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise fail(
+                "optimizer_kwargs", f"{klass.__name__} rejects these settings: {exc}"
+            ) from None
+        return cls(name, klass, settings)
+
+    @property
+    def has_momentum(self) -> bool:
+        """Whether the optimizer has a momentum that a cyclic schedule can cycle (Adam's
+        beta1, SGD's or RMSprop's momentum when it is not 0)."""
+        return optimizer_has_momentum(self.cls, self.settings)
+
+    def build(
+        self, params: Iterable[torch.Tensor], device: torch.device | None = None
+    ) -> optim.Optimizer:
+        """The optimizer on ``params``; on the CPU and CUDA, SGD and Adam(W) use their fused
+        implementation unless ``fused`` was given."""
+        settings = dict(self.settings)
+        if device is not None and device.type in ("cpu", "cuda") and self.name in _FUSED:
+            settings.setdefault("fused", True)
+        return self.cls(params, **settings)
+
+
+#: Constructor parameters that are not settings.
+_NOT_KW = frozenset({"self", "params"})
+
+
+def optimizer_has_momentum(cls: type[optim.Optimizer], defaults: Mapping[str, Any]) -> bool:
+    """Whether an optimizer of class ``cls`` with these settings has a momentum to cycle."""
+    if "betas" in defaults or "betas" in inspect.signature(cls.__init__).parameters:
+        return True
+    return float(defaults.get("momentum", 0.0) or 0.0) > 0.0
+
+
 def build_optimizer(
     optimizer: OptimizerName | optim.Optimizer,
     params: Iterable[torch.Tensor],
@@ -122,24 +215,5 @@ def build_optimizer(
                 "set them on the optimizer object you passed instead",
             )
         return optimizer
-    if not isinstance(optimizer, str):
-        raise fail(
-            "optimizer", f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}"
-        )
-    cls = optimizer_class(optimizer)
-    settings: dict[str, Any] = {**_PRESETS.get(optimizer, {}), **kwargs}
-    if device is not None and device.type in ("cpu", "cuda") and optimizer in _FUSED:
-        settings.setdefault("fused", True)
-    settings["lr"] = default_lr(cls) if lr is None else positive_float(lr, "lr")
-    if weight_decay:
-        if optimizer == "lbfgs":
-            raise fail(
-                "weight_decay", "lbfgs has no weight_decay; add a penalty to the loss instead"
-            )
-        settings["weight_decay"] = non_negative_float(weight_decay, "weight_decay")
-    try:
-        return cls(params, **settings)
-    except TypeError as exc:  # an unknown keyword argument
-        raise fail(
-            "optimizer_kwargs", f"{cls.__name__} does not accept these settings: {exc}"
-        ) from None
+    spec = OptimizerSpec.of(optimizer, lr=lr, weight_decay=weight_decay, kwargs=kwargs)
+    return spec.build(params, device)

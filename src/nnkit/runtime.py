@@ -24,17 +24,22 @@ import torch
 from torch import nn
 
 from ._device import resolve_device
-from ._validate import boolean, fail, one_of, positive_float
+from ._validate import fail, one_of, positive_float
 from .distributed import DEFAULT_TIMEOUT, DistContext
 from .distributed import setup as setup_distributed
 
-__all__ = ["ActiveRuntime", "CompileMode", "DeviceArg", "Runtime"]
+__all__ = ["ActiveRuntime", "AmpMode", "CompileMode", "DeviceArg", "Runtime"]
 
 DeviceArg = str | torch.device | None
 #: ``torch.compile`` modes: ``"reduce-overhead"`` replays CUDA graphs (for small models whose
 #: steps are dominated by kernel launches), ``"max-autotune"`` also searches kernel settings.
 CompileMode: TypeAlias = Literal["default", "reduce-overhead", "max-autotune"]
 _COMPILE_SETTINGS: tuple[bool | str, ...] = (True, False, *get_args(CompileMode))
+#: The mixed-precision modes. ``"bf16"`` autocasts to bfloat16 (float32's exponent range, no
+#: loss scaling needed); ``"fp16"`` autocasts to float16 and scales the loss with
+#: ``torch.amp.GradScaler`` so that small gradients do not underflow.
+AmpMode: TypeAlias = Literal["bf16", "fp16"]
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _channels_last(setting: bool | Literal["auto"], device: torch.device, model: object) -> bool:
@@ -53,8 +58,11 @@ class Runtime:
     device : str or torch.device, optional
         ``"cpu"``, ``"cuda"``, ``"cuda:N"``; None means CUDA when available, else the CPU.
         ``fit(device=...)`` is a shortcut for this field.
-    amp : bool
-        Run forward passes under bfloat16 autocast (CPU and CUDA); parameters stay float32.
+    amp : bool or AmpMode
+        Mixed precision for the forward passes (CPU and CUDA); parameters stay float32.
+        ``"bf16"`` (or True) autocasts to bfloat16; ``"fp16"`` autocasts to float16 and
+        scales the loss with ``torch.amp.GradScaler`` (its scale is kept in ``fit``'s
+        checkpoints); False is full precision.
     channels_last : bool or "auto"
         Use the channels-last memory format for the model and 4-d inputs (faster convolutions
         and pooling on CPUs, and on tensor cores). ``"auto"`` (the default) turns it on on a CPU
@@ -88,14 +96,17 @@ class Runtime:
     """
 
     device: DeviceArg = None
-    amp: bool = False
+    amp: bool | AmpMode = False
     channels_last: bool | Literal["auto"] = "auto"
     compile: bool | CompileMode = False
     distributed: bool | Literal["auto"] = "auto"
     dist_timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
-        boolean(self.amp, "amp", what="Runtime")
+        if not isinstance(self.amp, bool) and self.amp not in ("bf16", "fp16"):
+            raise fail(
+                "amp", f"Runtime amp must be True, False, 'bf16' or 'fp16', got {self.amp!r}"
+            )
         one_of(self.channels_last, "channels_last", (True, False, "auto"), what="Runtime")
         one_of(self.compile, "compile", _COMPILE_SETTINGS, what="Runtime")
         one_of(self.distributed, "distributed", (True, False, "auto"), what="Runtime")
@@ -128,7 +139,12 @@ class Runtime:
         )
         device = dist.device if dist is not None else resolve_device(self.device)
         channels_last = _channels_last(self.channels_last, device, model)
-        return ActiveRuntime(device, self.amp, channels_last, self.compile, dist)
+        amp: AmpMode | None = "bf16" if self.amp is True else (self.amp or None)
+        if amp is not None and device.type not in ("cpu", "cuda"):
+            raise fail(
+                "amp", f"Runtime amp={self.amp!r} runs on 'cpu' and 'cuda', not on {device.type!r}"
+            )
+        return ActiveRuntime(device, amp, channels_last, self.compile, dist)
 
 
 @dataclass(frozen=True)
@@ -136,25 +152,31 @@ class ActiveRuntime:
     """A :class:`Runtime` in effect: the resolved device and this process's rank, if any."""
 
     device: torch.device
-    amp: bool = False
+    amp: AmpMode | None = None
     channels_last: bool = False
     compile: bool | CompileMode = False
     dist: DistContext | None = None
 
     @property
-    def is_main(self) -> bool:
+    def is_main_process(self) -> bool:
         """True on rank 0 and in a single-process run (the process that prints and writes)."""
-        return self.dist is None or self.dist.is_main
+        return self.dist is None or self.dist.is_main_process
 
     @property
     def world_size(self) -> int:
         return 1 if self.dist is None else self.dist.world_size
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """bf16 autocast when ``amp``, else nothing."""
-        if not self.amp:
+        """Autocast to ``amp``'s dtype, or nothing without ``amp``."""
+        if self.amp is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=self.device.type, dtype=_AMP_DTYPES[self.amp])
+
+    def grad_scaler(self) -> torch.amp.GradScaler | None:
+        """The loss scaler of ``amp="fp16"`` (None otherwise)."""
+        if self.amp != "fp16":
+            return None
+        return torch.amp.GradScaler(self.device.type)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         """A batch's inputs on the device (channels-last for 4-d inputs when asked)."""

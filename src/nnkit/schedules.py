@@ -18,7 +18,7 @@ continues where it was.
 
 PyTorch's schedulers work too: ``fit(scheduler=...)`` takes a ``torch.optim.lr_scheduler``
 object (OneCycleLR and CyclicLR step every batch, ReduceLROnPlateau every epoch with the
-monitored loss, the others every epoch) and the names of :data:`SCHEDULER_NAMES`.
+validation loss, the others every epoch) and the names of :data:`SCHEDULER_NAMES`.
 """
 
 from __future__ import annotations
@@ -66,6 +66,12 @@ class Schedule(ABC):
 
     def observe(self, record: EpochRecord) -> None:  # noqa: B027  (optional hook)
         """Called by ``fit`` with every finished epoch's record (nothing by default)."""
+
+    @property
+    def monitors(self) -> tuple[str, ...]:
+        """The record values :meth:`observe` reads (``fit`` checks they will exist before it
+        trains); none by default."""
+        return ()
 
     @property
     def finished(self) -> bool:
@@ -142,7 +148,7 @@ class ReduceOnPlateau(Schedule):
     schedule : Schedule, optional
         The shape over the budget (:class:`Constant` when None).
     monitor : str
-        A record field or extra key; ``"test_loss"`` needs test data.
+        A record field or extra key; ``"val_loss"`` (the default) needs validation data.
     mode : {"auto", "min", "max"}
         Whether smaller or larger is better (auto: max for accuracies).
     patience : int
@@ -156,7 +162,7 @@ class ReduceOnPlateau(Schedule):
     --------
     >>> s = ReduceOnPlateau(Cosine(floor=0.1), patience=1)
     >>> for loss in (2.0, 1.5, 1.6):
-    ...     s.observe(EpochRecord(epoch=1, train_loss=0.0, test_loss=loss))
+    ...     s.observe(EpochRecord(epoch=1, train_loss=0.0, val_loss=loss))
     >>> s.scale, round(s(0.0), 3)
     (0.5, 0.5)
     """
@@ -165,7 +171,7 @@ class ReduceOnPlateau(Schedule):
         self,
         schedule: Schedule | None = None,
         *,
-        monitor: str = "test_loss",
+        monitor: str = "val_loss",
         mode: Mode = "auto",
         patience: int = 2,
         factor: float = 0.5,
@@ -191,6 +197,10 @@ class ReduceOnPlateau(Schedule):
     @property
     def monitor(self) -> str:
         return self._monitor.monitor
+
+    @property
+    def monitors(self) -> tuple[str, ...]:
+        return (self.monitor, *self.schedule.monitors)
 
     @property
     def best(self) -> float:

@@ -1,47 +1,33 @@
-"""The training loop: :func:`fit`, the one loop everything in nnkit trains through.
+"""The training loop: :func:`fit`, the one loop everything in nnkit trains through, and
+:func:`evaluate` and :func:`predict` for a trained model.
 
-``fit`` reads top to bottom: check the arguments, place the model, turn the data into batch
-sources, build the optimizer and the schedule, restore a checkpoint if asked, then for every
-epoch train (until the epoch, a budget or a callback ends it), evaluate, record, let the
-schedule and the callbacks see the record, and save a checkpoint.
+``fit`` reads top to bottom: check every argument (``nnkit._fit_config``), build the run
+(``nnkit._run.Run``: model, optimizer, schedule, sources, callbacks, clock, history),
+restore a checkpoint if asked, then train an epoch, evaluate it, record it, save a checkpoint
+and ask whether to stop, until the answer is a reason.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import gc
-import math
 import os
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from . import losses
-from ._budget import Budget
-from ._loop import Clock, EpochResult, LoopSettings, agree, run_epoch
-from ._resume import ResumePoint, TrainingParts, restore_training_state, save_training_state
-from ._scheduling import LRDriver
-from ._validate import (
-    boolean,
-    fail,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
-from .callbacks import Callback, TrainState
-from .data.sources import BatchSource, DataLike, make_source
-from .distributed import timed_out
-from .evaluation import Evaluation, evaluate, evaluate_source
-from .history import EpochRecord, History, StopReason
-from .metrics import MetricsArg, as_metrics
-from .optimizers import OptimizerName, build_optimizer, optimizer_class
+from ._fit_config import check_fit
+from ._progress import ProgressArg
+from ._run import Run
+from .callbacks import Callback
+from .data.sources import DataLike
+from .evaluation import Evaluation, evaluate, predict
+from .history import History, StopReason
+from .metrics import MetricsArg
+from .optimizers import OptimizerName
 from .recipes import FAST_RECIPE, GPU_RECIPE, NOTES_RECIPE, Recipe
-from .runtime import ActiveRuntime, DeviceArg, Runtime
+from .runtime import DeviceArg, Runtime
 from .schedules import SchedulerArg
 
 __all__ = [
@@ -50,9 +36,11 @@ __all__ = [
     "NOTES_RECIPE",
     "DataLike",
     "Evaluation",
+    "ProgressArg",
     "Recipe",
     "evaluate",
     "fit",
+    "predict",
 ]
 
 
@@ -63,7 +51,8 @@ def fit(
     epochs: int | None = None,
     max_steps: int | None = None,
     max_seconds: float | None = None,
-    test: DataLike | None = None,
+    val: DataLike | None = None,
+    validation_split: float | None = None,
     loss: losses.LossArg | None = "cross_entropy",
     metrics: MetricsArg = (),
     optimizer: OptimizerName | torch.optim.Optimizer = "adam",
@@ -74,12 +63,13 @@ def fit(
     scheduler_kwargs: Mapping[str, Any] | None = None,
     grad_clip: float | None = None,
     batch_size: int = 32,
-    test_batch_size: int = 1000,
+    val_batch_size: int = 1000,
+    accumulate: int = 1,
     shuffle: bool = True,
     device: DeviceArg = None,
     runtime: Runtime | None = None,
     seed: int | None = None,
-    progress: bool = True,
+    progress: ProgressArg = True,
     log_every: int | None = None,
     callbacks: Sequence[Callback] = (),
     checkpoint: str | os.PathLike[str] | None = None,
@@ -97,11 +87,13 @@ def fit(
         The model; for classification it maps ``(N, ...)`` inputs to ``(N, C)`` logits (or
         ``(N, T, C)`` for sequences). With ``loss=None`` it computes its own loss (below).
     train : DataLike
-        Training data. ``(inputs, targets)`` tensors, a ``TensorDataset`` or an MNIST dataset
-        go through :class:`~nnkit.data.TensorLoader` (one gather per batch); another map-style
-        Dataset through a :class:`~nnkit.data.DatasetSource`; a ``DataLoader``, any
-        :class:`~nnkit.data.BatchSource` (:class:`nnkit.text.StreamBatches`...) or a
-        re-iterable of ``(inputs, targets)`` batches is used as it is.
+        Training data. ``(inputs, targets)`` tensors or NumPy arrays, a ``TensorDataset`` or an
+        MNIST dataset go through :class:`~nnkit.data.TensorLoader` (one gather per batch); another
+        map-style Dataset through a :class:`~nnkit.data.DatasetSource`; a ``DataLoader``, any
+        :class:`~nnkit.data.BatchSource` (:class:`nnkit.text.StreamBatches`...) or a re-iterable of
+        ``(inputs, targets)`` batches is used as it is. Inputs and targets reach the model with
+        their dtype and values unchanged (``uint8`` token ids stay ids), except the ``uint8`` images
+        of an MNIST dataset, which are scaled to ``[0, 1]`` per batch.
     epochs : int, optional
         At most this many epochs (counting those a resumed run restored). The three budgets
         (``epochs``, ``max_steps``, ``max_seconds``) end the run at whichever comes first; with
@@ -112,8 +104,14 @@ def fit(
     max_seconds : float, optional
         At most this many seconds of wall time (training, evaluation and callbacks; a resumed
         run counts the seconds before it), checked after every step.
-    test : DataLike, optional
-        Evaluated after every epoch (``test_loss``/``test_accuracy`` and ``test_<metric>``).
+    val : DataLike, optional
+        Validation data, evaluated after every epoch (``val_loss``, ``val_accuracy`` and
+        ``val_<metric>``, as Keras and Lightning name them).
+    validation_split : float, optional
+        Hold out this share of ``train`` as validation data instead (``round(share * N)``
+        samples drawn by a generator seeded with ``seed``, 0 when ``seed`` is None, so a
+        resumed run holds out the same ones; :func:`nnkit.data.split_validation`). Needs data
+        that nnkit can index: tensors, arrays, a ``TensorDataset`` or a map-style ``Dataset``.
     loss : str, callable or None
         A name from :data:`nnkit.losses.LOSS_NAMES`, a ``loss(outputs, targets)`` callable or
         loss module. None: the model computes its own loss (an adaptive softmax, a VAE): it is
@@ -123,11 +121,12 @@ def fit(
     metrics : list or mapping, optional
         More per-epoch metrics (:mod:`nnkit.metrics`): :class:`~nnkit.metrics.Metric` objects
         (``TopKAccuracy(5)``, ``BitsPerChar()``...) or functions ``fn(outputs, targets) ->
-        batch mean``, computed on the training batches as they are trained and on the test data,
-        stored as ``record.extra["train_<name>"]`` and ``["test_<name>"]``.
+        batch mean``, computed on the training batches as they are trained and on the validation
+        data, stored as ``record.extra["train_<name>"]`` and ``["val_<name>"]``.
     optimizer : str or torch.optim.Optimizer
         A name from :data:`nnkit.optimizers.OPTIMIZER_NAMES` (``"lbfgs"`` is driven with a
-        closure) or an optimizer built on ``model.parameters()``.
+        closure) or an optimizer built on ``model.parameters()``. Its settings (and
+        ``optimizer_kwargs``) are checked against the optimizer before anything is built.
     lr : float, optional
         Learning rate of an optimizer given by name (PyTorch's default for it when None); the
         peak that a schedule scales.
@@ -141,50 +140,72 @@ def fit(
         :class:`~nnkit.schedules.ReduceOnPlateau`...) over the budget, set before every step;
         ``"cosine"`` (``Cosine()``), ``"onecycle"`` (PyTorch's OneCycleLR over the step
         budget) or ``"step"``; or a ``torch.optim.lr_scheduler`` object (OneCycleLR and CyclicLR
-        step every batch, ReduceLROnPlateau every epoch with the test loss, or the training
-        loss without test data, the others every epoch).
+        step every batch, ReduceLROnPlateau every epoch with the validation loss, or the
+        training loss without validation data, the others every epoch). OneCycle cycles the
+        momentum of optimizers that have one; for those that have none (Adagrad, Adadelta,
+        LBFGS, SGD without momentum) it cycles the learning rate alone.
     scheduler_kwargs : mapping, optional
         Arguments of a scheduler given by name (``{"floor": 0.1}`` for ``"cosine"``).
     grad_clip : float, optional
         Clip the global gradient norm to this value.
     batch_size : int
         Training batch size (per rank under torchrun).
-    test_batch_size : int
+    val_batch_size : int
         Evaluation batch size (per rank under torchrun); it changes speed, not the results.
+    accumulate : int
+        Batches per optimizer step (Lightning's ``accumulate_grad_batches``): their gradients
+        add up, each batch weighted by its share of the step's samples, so that without
+        batch-dependent layers (batch norm) a step is that of one batch ``accumulate`` times as
+        large. Budgets, schedules and callbacks count optimizer steps.
     shuffle : bool
         Shuffle the training data every epoch.
     device : str or torch.device, optional
         CUDA when available, else the CPU (a shortcut for ``runtime=Runtime(device=...)``).
     runtime : Runtime, optional
-        How the arithmetic runs: bf16 ``amp``, ``channels_last``, ``compile``,
+        How the arithmetic runs: ``amp`` (bf16, or fp16 with loss scaling), ``channels_last``,
+        ``compile``,
         ``distributed`` (data-parallel under torchrun: each rank takes a disjoint share of every
         global batch of ``batch_size * WORLD_SIZE``, metrics are reduced over the ranks, and
         only rank 0 shows progress, prints and writes). See :class:`~nnkit.runtime.Runtime`.
     seed : int, optional
-        Seeds torch's generator and the shuffling, for reproducible runs.
-    progress : bool
-        Show a tqdm bar per epoch with the live loss (it counts the step budget); False is
-        silent.
+        Seeds Python's, NumPy's and torch's generators when ``fit`` starts
+        (:func:`nnkit.seed_everything`), and so dropout, the shuffling and the validation
+        split. It cannot reach a model built before ``fit``: its initial weights came from the
+        generators' state then. For runs that repeat bit for bit, call
+        ``nnkit.seed_everything(seed)`` before building the model.
+    progress : bool or {"auto", "bar", "lines", "off"}
+        ``"auto"`` (or True): in a terminal, a tqdm bar per epoch with the live loss (it counts
+        the step budget) that leaves one summary line when the epoch ends, as Keras does;
+        when stderr is not a terminal (a log file), only that line, one per epoch, with no
+        carriage returns or cursor codes. ``"bar"`` and ``"lines"`` force one of the two;
+        ``"off"`` (or False) is silent. Everything goes to stderr.
     log_every : int, optional
-        Every this many batches, print the notes' line
-        ``Train Epoch: 1 [3200/60000 (5%)]\\tLoss: 0.123456``.
+        Every this many steps, print the notes' line
+        ``Train Epoch: 1 [3200/60000 (5%)]\\tLoss: 0.123456`` on stdout.
     callbacks : sequence of Callback
         See :mod:`nnkit.callbacks`.
     checkpoint : str or os.PathLike, optional
         After every epoch, save everything a resumed run needs here, atomically: model,
-        optimizer, schedule, random generators, batch sources, callback states, budgets used
-        and history.
+        optimizer, schedule, loss scaler, random generators, batch sources, callback states,
+        budgets used, history, and the settings that shaped the run. Checked before anything
+        trains: a folder, or a place that cannot be written, is refused.
     resume : bool
         Continue from ``checkpoint`` if it exists (it is not an error if it does not), at the
         epoch after the last one saved. Resuming is exact: on the CPU, a run killed at any
         point and resumed ends with the same weights, optimizer state and history (timings
-        aside) as the uninterrupted run.
+        aside) as the uninterrupted run. A resume whose settings differ from the checkpoint's
+        (optimizer and its settings, schedule, loss, metrics, batch size, data kind and size,
+        ``accumulate``, ``validation_split``...) is refused with a
+        :class:`~nnkit.errors.CheckpointError` naming each difference, before anything is
+        loaded; the budgets and the callbacks may change, and the change is said in one line.
 
     Returns
     -------
     History
         One :class:`~nnkit.history.EpochRecord` per epoch (the last one may be partial when a
-        budget or a callback ended it mid-epoch), and ``stop_reason``. If Ctrl-C is pressed,
+        budget or a callback ended it mid-epoch), ``stop_reason`` and ``weights_epoch`` (the
+        epoch whose weights the model holds: the best one after a keep-best restore). If
+        Ctrl-C is pressed,
         the epoch in progress is abandoned, ``history.stop_reason`` is ``"interrupted"`` and
         the history so far is returned; the last checkpoint (end of the previous epoch) is
         left intact.
@@ -192,11 +213,12 @@ def fit(
     Raises
     ------
     nnkit.errors.InvalidArgumentError
-        An argument is invalid (before anything is trained).
+        An argument is invalid, or a callback or schedule monitors a value that no epoch will
+        record (the message lists the valid names): raised before anything is touched.
     nnkit.errors.TrainingDivergedError
         The loss became NaN or infinite (the error names the epoch and step).
     nnkit.errors.CheckpointError
-        ``resume`` found a checkpoint that does not fit this model, optimizer or data.
+        ``resume`` found a checkpoint of another run: other settings, model or data.
     nnkit.errors.DistributedTimeoutError
         Under torchrun, another rank did not answer within ``Runtime(dist_timeout=...)``
         seconds (the error names it).
@@ -214,188 +236,53 @@ def fit(
     >>> history.stop_reason
     'max_steps'
     """
-    # -- check everything before anything is touched ------------------------------------------
-    if grad_clip is not None:
-        grad_clip = positive_float(grad_clip, "grad_clip")
-    if log_every is not None:
-        positive_int(log_every, "log_every")
-    positive_int(batch_size, "batch_size")
-    positive_int(test_batch_size, "test_batch_size")
-    non_negative_float(weight_decay, "weight_decay")
-    if lr is not None:
-        positive_float(lr, "lr")
-    if isinstance(optimizer, str):
-        optimizer_class(optimizer)  # an unknown name fails here, before anything is touched
-    for name, flag in (("shuffle", shuffle), ("progress", progress), ("resume", resume)):
-        boolean(flag, name)
-    if resume and checkpoint is None:
-        raise fail("resume", "resume=True needs checkpoint=PATH to resume from")
-    if seed is not None:
-        non_negative_int(seed, "seed")
-    if runtime is not None and not isinstance(runtime, Runtime):
-        raise fail("runtime", f"runtime must be an nnkit.runtime.Runtime, got {runtime!r}")
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise fail("callbacks", f"callbacks must be nnkit Callback objects, got {cb!r}")
-    loss_fn = None if loss is None else losses.get(loss)
-    metric_list = as_metrics(metrics)
-    budget = Budget.of(epochs, max_steps, max_seconds, steps_per_epoch=0)
-
-    # -- set up: runtime, data, optimizer, schedule --------------------------------------------
-    rt = (runtime or Runtime()).with_device(device).start(model=model)
-    if seed is not None:
-        torch.manual_seed(seed)
-    rt.place(model)
-    source = make_source(train, batch_size=batch_size, shuffle=shuffle, seed=seed, device=rt.device)
-    sources: dict[str, BatchSource] = {"train": source}
-    if test is not None:
-        sources["test"] = make_source(
-            test, batch_size=test_batch_size, shuffle=False, seed=0, device=rt.device
-        )
-    _shard(rt, sources)
-    opt = build_optimizer(
-        optimizer,
-        model.parameters(),
+    cfg = check_fit(
+        val_given=val is not None,
+        loss=loss,
+        metrics=metrics,
+        optimizer=optimizer,
+        optimizer_kwargs=optimizer_kwargs,
+        scheduler=scheduler,
+        scheduler_kwargs=scheduler_kwargs,
+        runtime=runtime,
+        device=device,
+        progress=progress,
+        callbacks=callbacks,
+        checkpoint=checkpoint,
+        epochs=epochs,
+        max_steps=max_steps,
+        max_seconds=max_seconds,
         lr=lr,
         weight_decay=weight_decay,
-        device=rt.device,
-        **dict(optimizer_kwargs or {}),
-    )
-    budget = dataclasses.replace(budget, steps_per_epoch=len(source))
-    driver = LRDriver(scheduler, opt, budget, scheduler_kwargs)
-    settings = LoopSettings(
-        rt=rt,
-        loss_fn=loss_fn,
-        metrics=metric_list,
-        budget=budget,
         grad_clip=grad_clip,
-        progress=progress and rt.is_main,
+        batch_size=batch_size,
+        val_batch_size=val_batch_size,
+        accumulate=accumulate,
+        validation_split=validation_split,
+        shuffle=shuffle,
+        seed=seed,
         log_every=log_every,
-        closure_based=isinstance(opt, torch.optim.LBFGS),
+        resume=resume,
     )
-    history = History()
-    state = TrainState(model, opt, history, budget.epochs, is_main_process=rt.is_main)
-    parts = TrainingParts(model, opt, driver, sources, callbacks, history, rt.device)
-    point = ResumePoint(epoch=0, global_step=0, elapsed=0.0)
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        point = restore_training_state(checkpoint, parts)
-    state.global_step, state.elapsed = point.global_step, point.elapsed
-    forward_model = rt.wrap(model)
-    clock = Clock(point.elapsed)
-
-    # -- the loop ------------------------------------------------------------------------------
+    run = Run(model, train, val, cfg)
+    run.restore()
     reason: StopReason | None = None
-    for cb in callbacks:
-        cb.on_train_begin(state)
     try:
-        epoch = point.epoch + 1
-        while True:
-            reason = _before_epoch(epoch, budget, driver, state, clock, rt)
-            if reason is not None:
-                break
-            state.epoch, state.step = epoch, 0
-            source.set_epoch(epoch - 1)
-            for cb in callbacks:
-                cb.on_epoch_begin(state)
-            started = time.perf_counter()
-            result = run_epoch(state, forward_model, source, settings, callbacks, driver, clock)
-            seconds = time.perf_counter() - started
-            evaluation = None
-            if "test" in sources:
-                evaluation = evaluate_source(
-                    forward_model, sources["test"], loss_fn, rt, metric_list
-                )
-            record = _record(epoch, result, evaluation, seconds)
-            history.append(record)
-            state.elapsed = clock()
-            driver.end_epoch(record)
-            for cb in callbacks:
-                cb.on_epoch_end(state, record)
-            state.elapsed = clock()
-            if checkpoint is not None and rt.is_main:
-                point = ResumePoint(epoch, state.global_step, state.elapsed)
-                save_training_state(checkpoint, parts, point)
-            reason = _after_epoch(epoch, result.stop, budget, driver, state, rt)
-            if reason is not None:
-                break
-            epoch += 1
+        run.begin()
+        reason = run.stop_reason()  # a resumed run may find its budget spent
+        while reason is None:
+            result = run.train_epoch()
+            evaluation = run.evaluate()
+            run.end_epoch(result, evaluation)
+            run.save()
+            reason = run.stop_reason()
     except KeyboardInterrupt:
         reason = "interrupted"
     except RuntimeError as exc:
-        if rt.dist is not None and timed_out(exc):
-            where = f"epoch {state.epoch}, step {state.step}"
-            raise rt.dist.timeout_error(exc, where) from exc
+        timeout = run.distributed_error(exc)
+        if timeout is not None:
+            raise timeout from exc
         raise
     finally:
-        history.stop_reason = reason
-        for cb in callbacks:
-            cb.on_train_end(state)
-        if rt.dist is not None:  # free the DDP wrapper (and its hold on the process group) now
-            del forward_model
-            gc.collect()
-    return history
-
-
-def _record(
-    epoch: int, result: EpochResult, evaluation: Evaluation | None, seconds: float
-) -> EpochRecord:
-    """The history's record of one epoch: its training pass and its evaluation."""
-    extra = {f"train_{name}": value for name, value in result.metrics.items()}
-    if evaluation is not None:
-        extra |= {f"test_{name}": value for name, value in evaluation.metrics.items()}
-    return EpochRecord(
-        epoch=epoch,
-        train_loss=result.loss,
-        train_accuracy=result.accuracy,
-        test_loss=None if evaluation is None else evaluation.loss,
-        test_accuracy=None if evaluation is None else evaluation.accuracy,
-        lr=result.lr,
-        seconds=seconds,
-        samples_per_second=result.samples / seconds if seconds > 0 else math.inf,
-        extra=extra,
-    )
-
-
-def _before_epoch(
-    epoch: int,
-    budget: Budget,
-    driver: LRDriver,
-    state: TrainState,
-    clock: Clock,
-    rt: ActiveRuntime,
-) -> StopReason | None:
-    """Why not to start epoch ``epoch`` (a resumed run may find its budget spent), or None."""
-    if budget.epochs is not None and epoch > budget.epochs:
-        return "epochs"
-    if driver.finished:
-        return "schedule"
-    return agree(budget.exhausted(state.global_step, clock()), rt.dist)
-
-
-def _after_epoch(
-    epoch: int,
-    stopped: StopReason | None,
-    budget: Budget,
-    driver: LRDriver,
-    state: TrainState,
-    rt: ActiveRuntime,
-) -> StopReason | None:
-    """Why the run ends after epoch ``epoch``, or None to go on."""
-    if stopped in ("max_steps", "max_seconds"):
-        return stopped
-    if budget.epochs is not None and epoch >= budget.epochs:
-        return "epochs"
-    if agree("callback" if state.stop_training else None, rt.dist) is not None:
-        return "callback"
-    if driver.finished:
-        return "schedule"
-    return None
-
-
-def _shard(rt: ActiveRuntime, sources: Mapping[str, BatchSource]) -> None:
-    """Give this rank its share of every source, all ranks starting from rank 0's state."""
-    if rt.dist is None:
-        return
-    for source in sources.values():
-        source.shard(rt.dist.rank, rt.dist.world_size)
-        source.load_state_dict(rt.dist.broadcast_object(source.state_dict()))
+        run.finish(reason)
+    return run.history

@@ -119,8 +119,8 @@ def test_mnist_on_the_sample_end_to_end(tmp_path: Path) -> None:
         runs = study["depths"][depth]["runs"]
         histories = [History.from_dict(r["history"]) for r in runs]
         assert [r["seed"] for r in runs] == [0, 1, 2] and all(len(h) == 1 for h in histories)
-        accuracies = [h.records[-1].test_accuracy for h in histories]
-        final = study["depths"][depth]["final_test_accuracy"]
+        accuracies = [h.records[-1].val_accuracy for h in histories]
+        final = study["depths"][depth]["final_val_accuracy"]
         assert final["mean"] == pytest.approx(sum(accuracies) / 3)  # type: ignore[arg-type]
         assert final["min"] == min(accuracies) > 0.8  # type: ignore[type-var]
     notes = run("mnist", "--depth", "2", "--recipe", "notes", "--epochs", "1", "--batch-size",
@@ -128,6 +128,23 @@ def test_mnist_on_the_sample_end_to_end(tmp_path: Path) -> None:
     assert notes.returncode == 0, notes.stderr
     assert "recipe: notes (with overrides) (epochs=1, batch_size=64, optimizer=adam" in notes.stdout
     assert "one seed" not in notes.stdout  # one depth: no pairs
+
+
+def test_mnist_with_an_optimizer_without_momentum_and_its_log(tmp_path: Path) -> None:
+    """``--optimizer adagrad`` under the fast recipe's OneCycle finishes; with stderr sent to a
+    pipe (not a terminal) the run's progress is one plain line per epoch, with no carriage
+    returns and no cursor codes."""
+    result = run("mnist", "--depth", "1", "2", "--optimizer", "adagrad", "--epochs", "2",
+                 "--device", "cpu")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and "\x1b" not in result.stderr
+    lines = result.stderr.splitlines()
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split(" - ")[0] for line in epochs] == ["epoch 1/2", "epoch 2/2"] * 2
+    assert all(" - val_loss " in line and " - train_loss " in line for line in epochs)
+    assert lines == ["run 1/2: depth 1, seed 0", *epochs[:2], "run 2/2: depth 2, seed 0",
+                     *epochs[2:]]  # fmt: skip
+    assert "optimizer=adagrad" in result.stdout
 
 
 def test_optim_writes_figure_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

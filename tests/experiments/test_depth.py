@@ -30,7 +30,7 @@ def _small() -> tuple[torch.Tensor, torch.Tensor]:
 def _study(**kwargs: Any) -> DepthStudy:
     small = _small()
     settings: dict[str, Any] = {"epochs": 2, "batch_size": 64, "device": "cpu", "progress": False}
-    return compare_depths(train=small, test=small, **(settings | kwargs))
+    return compare_depths(train=small, val=small, **(settings | kwargs))
 
 
 def test_two_seeds_give_different_runs_and_the_statistics_come_from_them() -> None:
@@ -40,21 +40,21 @@ def test_two_seeds_give_different_runs_and_the_statistics_come_from_them() -> No
         first, second = study.runs[depth]
         assert len(first) == len(second) == 2
         assert first.column("train_loss") != second.column("train_loss")
-        accuracies = [h.records[-1].test_accuracy for h in study.runs[depth]]
+        accuracies = [h.records[-1].val_accuracy for h in study.runs[depth]]
         assert all(a is not None for a in accuracies)
         final = study.final(depth)
         assert final is not None and final.n == 2
         assert final.mean == pytest.approx(statistics.fmean(accuracies))  # type: ignore[arg-type]
         assert final.std == pytest.approx(statistics.stdev(accuracies))  # type: ignore[arg-type]
         assert (final.min, final.max) == (min(accuracies), max(accuracies))  # type: ignore[type-var]
-        per_epoch = study.per_epoch(depth, "test_loss")
+        per_epoch = study.per_epoch(depth, "val_loss")
         assert [s.n for s in per_epoch] == [2, 2]
         assert per_epoch[0].mean == pytest.approx(
-            statistics.fmean(h.records[0].test_loss for h in study.runs[depth])  # type: ignore[misc]
+            statistics.fmean(h.records[0].val_loss for h in study.runs[depth])  # type: ignore[misc]
         )
     (diff,) = study.differences()
     by_seed = [
-        100 * (a.records[-1].test_accuracy - b.records[-1].test_accuracy)  # type: ignore[operator]
+        100 * (a.records[-1].val_accuracy - b.records[-1].val_accuracy)  # type: ignore[operator]
         for a, b in zip(study.runs[1], study.runs[2], strict=True)
     ]
     assert (diff.first, diff.second, diff.n) == (1, 2, 2)
@@ -71,20 +71,20 @@ def test_the_same_seed_gives_identical_runs_in_any_study() -> None:
     both = _study(depths=(2, 3), seeds=[4, 7])
     alone = _study(depths=(3,), seeds=[7])
     assert alone.runs[3][0].column("train_loss") == both.runs[3][1].column("train_loss")
-    assert alone.runs[3][0].column("test_accuracy") == both.runs[3][1].column("test_accuracy")
+    assert alone.runs[3][0].column("val_accuracy") == both.runs[3][1].column("val_accuracy")
 
 
 def test_the_recipe_sets_the_training_and_overrides_apply() -> None:
     small = _small()
-    study = compare_depths((2,), train=small, test=small, recipe="notes", device="cpu",
+    study = compare_depths((2,), train=small, val=small, recipe="notes", device="cpu",
                            max_steps=3, progress=False)  # fmt: skip
     assert study.epochs == 3 and study.settings["recipe"] == "notes"  # notes: fit's 3 epochs
     assert study.settings["batch_size"] == "32" and study.runs[2][0].stop_reason == "max_steps"
-    fast = compare_depths((2,), train=small, test=small, device="cpu", batch_size=256,
+    fast = compare_depths((2,), train=small, val=small, device="cpu", batch_size=256,
                           progress=False)  # fmt: skip
     assert fast.settings["recipe"] == "fast" and fast.epochs == 2  # the fast recipe's epochs
     assert fast.settings["batch_size"] == "256"
-    custom = compare_depths((1,), train=small, test=small, recipe=NOTES_RECIPE, epochs=1,
+    custom = compare_depths((1,), train=small, val=small, recipe=NOTES_RECIPE, epochs=1,
                             device="cpu", progress=False)  # fmt: skip
     assert custom.settings["recipe"] == "custom" and len(custom.runs[1][0]) == 1
 

@@ -113,9 +113,9 @@ def test_history_has_bits_accuracy_and_speed() -> None:
         progress=False,
     )
     r = history.records[-1]
-    assert r.extra["test_bpc"] == pytest.approx(r.test_loss / math.log(2))
+    assert r.extra["val_bpc"] == pytest.approx(r.val_loss / math.log(2))
     assert r.extra["train_bpc"] == pytest.approx(r.train_loss / math.log(2))
-    assert 0 <= (r.test_accuracy or 0) <= 1 and r.samples_per_second > 0
+    assert 0 <= (r.val_accuracy or 0) <= 1 and r.samples_per_second > 0
 
 
 def test_step_and_time_budgets_stop_mid_epoch() -> None:
@@ -207,13 +207,13 @@ def test_the_recipe_is_a_plateau_halving_cosine_with_keep_best() -> None:
     assert text_schedule(None) == Cosine(floor=0.1)
     rates = []
     for val in [3.0, 2.0, 2.5, 2.4, 1.9, 2.0, 2.1, 2.2, 2.3]:
-        schedule.observe(EpochRecord(epoch=1, train_loss=1.0, test_loss=val))
+        schedule.observe(EpochRecord(epoch=1, train_loss=1.0, val_loss=val))
         rates.append(schedule(0.0))  # at progress 0 the cosine factor is 1
     # two epochs without a new best halve the rate
     assert rates == pytest.approx([1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.125], rel=1e-6)
     assert not schedule.finished
     for epoch in range(10, 16):  # three more halvings reach 1/64 of the schedule: stop
-        schedule.observe(EpochRecord(epoch=epoch, train_loss=1.0, test_loss=5.0))
+        schedule.observe(EpochRecord(epoch=epoch, train_loss=1.0, val_loss=5.0))
         assert schedule.finished == (epoch == 15)
 
 
@@ -265,8 +265,8 @@ def test_resume_continues_the_schedule_and_plateau_state(tmp_path: Path) -> None
     assert first.interrupted and len(first) == 3
     resumed = run(checkpoint=tmp_path / "ck.pt", resume=True)
     assert [r.lr for r in resumed.records] == pytest.approx([r.lr for r in whole.records])
-    assert [r.test_loss for r in resumed.records] == pytest.approx(
-        [r.test_loss for r in whole.records], rel=1e-6
+    assert [r.val_loss for r in resumed.records] == pytest.approx(
+        [r.val_loss for r in whole.records], rel=1e-6
     )
     # plateau halvings did happen (the cosine alone runs higher), so the check above covers them
     cosine = run(patience=None)

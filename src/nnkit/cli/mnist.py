@@ -1,4 +1,5 @@
-"""``nnkit mnist``: train MnistCNN at several depths and compare test accuracy per epoch."""
+"""``nnkit mnist``: train MnistCNN at several depths and compare validation accuracy (on the
+MNIST test split, as in the notes) per epoch."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def add_parser(sub: Any) -> None:
         "mnist",
         help="train MnistCNN at depths 1-3 and compare accuracy",
         description="Train one MnistCNN per depth and seed under identical settings (nnkit's "
-        "fast recipe unless --recipe notes) and compare test accuracy: a table with the mean "
+        "fast recipe unless --recipe notes) and compare validation accuracy, measured after "
+        "every epoch on the MNIST test split as in the notes: a table with the mean "
         "± std over the seeds, parameters and mult-adds per depth, and for each pair of depths "
         "the paired difference with a 95%% interval. Trains on the 10,000/2,000-image sample "
         "embedded in nnkit unless --data names a folder with the full MNIST files (for example "
@@ -98,7 +100,11 @@ def add_parser(sub: Any) -> None:
         help=f"under torchrun: seconds to wait for a rank that stopped answering before the job "
         f"fails (default {DEFAULT_TIMEOUT:g})",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress output (bars in a terminal, one line per epoch in a log)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -117,7 +123,10 @@ def run(args: argparse.Namespace) -> int:
             if os.environ.get("NNKIT_DATA")
             else "; pass --data DIR to train on the full MNIST files"
         )
-    say(f"data: {source} ({len(train):,} train / {len(test):,} test images){note}")
+    say(
+        f"data: {source} ({len(train):,} training images; its {len(test):,} test images are "
+        f"the validation data, as in the notes){note}"
+    )
     chosen = recipe(args.recipe, args.device)
     overrides = {
         key: value
@@ -138,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seeds=args.seeds,
         train=train,
-        test=test,
+        val=test,
         recipe=chosen,
         match_params=args.match_params,
         device=args.device,

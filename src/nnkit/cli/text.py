@@ -90,7 +90,11 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="with --mix-ngram: the n-gram's order (default: the best of 1-5 on validation)",
     )
-    tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress output (a bar per epoch in a terminal, one line per epoch in a log)",
+    )
     tr.set_defaults(
         func=run_train,
         flags={
@@ -193,7 +197,7 @@ def run_train(args: argparse.Namespace) -> int:
         report=True,
     )
     if len(history):
-        bpc = history.last.extra["test_bpc"]
+        bpc = history.last.extra["val_bpc"]
         say(f"validation: {bpc:.3f} bits/char after {len(history)} epochs")
     failed = 0
     if is_main_process():

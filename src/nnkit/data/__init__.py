@@ -22,6 +22,7 @@ from .sources import (
     LoaderSource,
     make_source,
 )
+from .split import ImageTensors, split_validation
 
 __all__ = [
     "MNIST_FILES",
@@ -32,6 +33,7 @@ __all__ = [
     "DataLike",
     "DatasetSource",
     "FileStatus",
+    "ImageTensors",
     "IterableSource",
     "LoaderSource",
     "MnistDataset",
@@ -43,4 +45,5 @@ __all__ = [
     "make_source",
     "read_idx",
     "read_idx_bytes",
+    "split_validation",
 ]

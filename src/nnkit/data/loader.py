@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._device import resolve_device
@@ -14,24 +15,41 @@ from ._plan import EpochPlan, PlannedSource, draw_seed
 __all__ = ["TensorLoader", "as_tensors"]
 
 
+def as_tensor(value: Any) -> torch.Tensor | None:
+    """``value`` as a tensor when it is one or a NumPy array (sharing its memory, its dtype and
+    values unchanged), else None."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    return None
+
+
+def is_image_dataset(data: Any) -> bool:
+    """True for a dataset that declares its inputs are 8-bit images: it exposes ``.images``
+    and ``.labels`` tensors, as :class:`~nnkit.data.MnistDataset` does."""
+    return isinstance(getattr(data, "images", None), torch.Tensor) and isinstance(
+        getattr(data, "labels", None), torch.Tensor
+    )
+
+
 def as_tensors(data: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The ``(inputs, targets)`` tensors behind ``data``, or None when there are none.
 
-    Understands an ``(inputs, targets)`` pair of tensors, a
-    :class:`~torch.utils.data.TensorDataset` of two tensors, and datasets exposing ``.images``
-    and ``.labels`` (such as :class:`~nnkit.data.MnistDataset`, whose ``uint8 (N, 28, 28)``
-    images become ``(N, 1, 28, 28)``).
+    Understands an ``(inputs, targets)`` pair of tensors or NumPy arrays (arrays are shared,
+    not copied), a :class:`~torch.utils.data.TensorDataset` of two tensors, and datasets
+    exposing ``.images`` and ``.labels`` (such as :class:`~nnkit.data.MnistDataset`, whose
+    ``uint8 (N, 28, 28)`` images become ``(N, 1, 28, 28)``).
     """
     if isinstance(data, tuple | list) and len(data) == 2:
-        first, second = data
-        if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor):
+        first, second = as_tensor(data[0]), as_tensor(data[1])
+        if first is not None and second is not None:
             return first, second
     tensors = getattr(data, "tensors", None)
     if isinstance(tensors, tuple) and len(tensors) == 2:
         return tensors[0], tensors[1]
-    images = getattr(data, "images", None)
-    labels = getattr(data, "labels", None)
-    if isinstance(images, torch.Tensor) and isinstance(labels, torch.Tensor):
+    if is_image_dataset(data):
+        images, labels = data.images, data.labels
         return (images.unsqueeze(1) if images.dim() == 3 else images), labels
     return None
 
@@ -40,8 +58,11 @@ class TensorLoader(PlannedSource):
     """Yield ``(inputs, targets)`` batches straight from in-memory tensors.
 
     Each batch is one indexed gather from the full tensors: no per-sample Python, no worker
-    processes, no collation. ``uint8`` inputs are converted to float32 in ``[0, 1]`` per batch
-    (like ``ToTensor``), then normalised with ``(x - mean) / std`` if ``normalize`` is given.
+    processes, no collation. Inputs and targets are yielded as they are (dtype and values
+    unchanged: ``uint8`` token ids stay ids), except for 8-bit images: with ``images=True``,
+    which is the default for a dataset that declares images (:class:`~nnkit.data.MnistDataset`),
+    ``uint8`` inputs are converted to float32 in ``[0, 1]`` per batch (like ``ToTensor``), on
+    the device when the data lives there. ``normalize`` then applies ``(x - mean) / std``.
     Every epoch visits every sample exactly once; with ``shuffle`` the order of epoch ``e`` is a
     function of ``(seed, e)`` alone, so the same seed gives the same orders, and a resumed run
     (``set_epoch``, ``load_state_dict``) continues the sequence exactly. A
@@ -49,9 +70,10 @@ class TensorLoader(PlannedSource):
 
     Parameters
     ----------
-    data : Dataset or tuple of torch.Tensor
-        An ``(inputs (N, ...), targets (N, ...))`` pair, a ``TensorDataset`` of two tensors, or a
-        dataset with ``.images`` and ``.labels`` such as :func:`~nnkit.data.load_mnist`'s.
+    data : Dataset or tuple of torch.Tensor or numpy.ndarray
+        An ``(inputs (N, ...), targets (N, ...))`` pair of tensors or NumPy arrays, a
+        ``TensorDataset`` of two tensors, or a dataset with ``.images`` and ``.labels`` such as
+        :func:`~nnkit.data.load_mnist`'s.
     batch_size : int
         Samples per batch.
     shuffle : bool
@@ -65,6 +87,9 @@ class TensorLoader(PlannedSource):
         tensors where they are (the training loop then moves each batch).
     normalize : tuple of float, optional
         ``(mean, std)`` applied per batch, e.g. ``(0.1307, 0.3081)`` for MNIST.
+    images : bool, optional
+        Whether ``uint8`` inputs are 8-bit images to scale to ``[0, 1]``; None (the default)
+        means True for a dataset with ``.images`` and ``.labels``, False otherwise.
 
     Examples
     --------
@@ -86,6 +111,7 @@ class TensorLoader(PlannedSource):
         seed: int | None = None,
         device: str | torch.device | None = None,
         normalize: Sequence[float] | None = None,
+        images: bool | None = None,
     ) -> None:
         tensors = as_tensors(data)
         if tensors is None:
@@ -120,6 +146,7 @@ class TensorLoader(PlannedSource):
             )
         )
         self.normalize = None if normalize is None else (float(normalize[0]), float(normalize[1]))
+        self.images = is_image_dataset(data) if images is None else bool(images)
 
     @property
     def batch_size(self) -> int:
@@ -152,7 +179,7 @@ class TensorLoader(PlannedSource):
         return self._plan.order(epoch)
 
     def _convert(self, batch: torch.Tensor) -> torch.Tensor:
-        if batch.dtype == torch.uint8:
+        if self.images and batch.dtype == torch.uint8:
             batch = batch.to(torch.float32).div_(255.0)
         if self.normalize is not None:
             mean, std = self.normalize

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 from ..errors import InvalidArgumentError
 from ._plan import EpochPlan, PlannedSource, draw_seed
-from .loader import TensorLoader, as_tensors
+from .loader import TensorLoader, as_tensors, is_image_dataset
 
 __all__ = [
     "Batch",
@@ -98,6 +99,7 @@ DataLike: TypeAlias = (
     | Dataset[Any]
     | DataLoader[Any]
     | tuple[torch.Tensor, torch.Tensor]
+    | tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
     | Iterable[Batch]
     | Iterable[list[torch.Tensor]]
 )
@@ -338,11 +340,13 @@ def make_source(
 ) -> BatchSource:
     """Turn what the user passed as data into a :class:`BatchSource`.
 
-    ``(inputs, targets)`` tensors, a ``TensorDataset`` of two or a dataset with ``.images`` and
-    ``.labels`` become a :class:`~nnkit.data.TensorLoader` (copied to a GPU ``device`` once when
-    they fit in 2 GiB); another map-style ``Dataset`` a :class:`DatasetSource`; a
-    ``DataLoader`` a :class:`LoaderSource`; an object implementing :class:`BatchSource` is
-    returned as it is; other re-iterables of batches become an :class:`IterableSource`.
+    ``(inputs, targets)`` tensors or NumPy arrays, a ``TensorDataset`` of two or a dataset with
+    ``.images`` and ``.labels`` become a :class:`~nnkit.data.TensorLoader` (copied to a GPU
+    ``device`` once when they fit in 2 GiB; only the last kind is scaled as 8-bit images, everything
+    else is yielded with its dtype and values unchanged); another map-style ``Dataset`` a
+    :class:`DatasetSource`; a ``DataLoader`` a :class:`LoaderSource`; an object implementing
+    :class:`BatchSource` is returned as it is; other re-iterables of batches become an
+    :class:`IterableSource`.
 
     Examples
     --------
@@ -359,7 +363,14 @@ def make_source(
     if tensors is not None:
         size = sum(t.element_size() * t.numel() for t in tensors)
         on_device = device if device.type != "cpu" and size <= _GPU_RESIDENT_BYTES else None
-        return TensorLoader(tensors, batch_size, shuffle=shuffle, seed=seed, device=on_device)
+        return TensorLoader(
+            tensors,
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            device=on_device,
+            images=is_image_dataset(data),
+        )
     if isinstance(data, Dataset) and isinstance(data, Sized):
         return DatasetSource(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
     if isinstance(data, Iterable) and not isinstance(data, str | bytes):

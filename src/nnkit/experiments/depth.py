@@ -15,14 +15,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
+from .._progress import resolve_progress
 from .._validate import boolean, fail, non_negative_int, positive_int
 from ..data import DataLike, load_mnist_sample
 from ..history import History
@@ -31,8 +32,9 @@ from ..models.mnist import DEFAULT_CHANNELS
 from ..recipes import Recipe, RecipeName
 from ..recipes import recipe as recipe_for
 from ..runtime import Runtime
+from ..seeding import seed_everything
 from ..summary import summary
-from ..train import fit
+from ..train import ProgressArg, fit
 
 __all__ = [
     "DepthStudy",
@@ -95,7 +97,7 @@ class Spread:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """The difference of two depths' last-epoch test accuracy over the seeds they share.
+    """The difference of two depths' last-epoch validation accuracy over the seeds they share.
 
     Both depths were trained with the same seeds (the same initialisation seed and batch
     order), so the differences are paired: ``mean`` is the mean over seeds of
@@ -183,7 +185,7 @@ class DepthStudy:
                 out[seed] = value
         return out
 
-    def per_epoch(self, depth: int, metric: str = "test_accuracy") -> list[Spread]:
+    def per_epoch(self, depth: int, metric: str = "val_accuracy") -> list[Spread]:
         """Per epoch, the spread over the seeds of ``metric`` (runs that reached the epoch)."""
         spreads = []
         for index in range(self.epochs):
@@ -197,7 +199,7 @@ class DepthStudy:
             spreads.append(Spread.of(values))
         return spreads
 
-    def final(self, depth: int, metric: str = "test_accuracy") -> Spread | None:
+    def final(self, depth: int, metric: str = "val_accuracy") -> Spread | None:
         """The spread of ``metric`` at the last epoch over the complete runs (None if none)."""
         values = list(self._final_by_seed(depth, metric).values())
         return Spread.of(values) if values else None
@@ -207,7 +209,7 @@ class DepthStudy:
         seconds = [r.seconds for h in self.runs[depth] for r in h.records]
         return statistics.fmean(seconds) if seconds else None
 
-    def differences(self, metric: str = "test_accuracy") -> list[PairedDifference]:
+    def differences(self, metric: str = "val_accuracy") -> list[PairedDifference]:
         """Paired differences (x100, points) of ``metric`` at the last epoch, per pair of
         depths, over the seeds both finished."""
         out = []
@@ -239,8 +241,8 @@ class DepthStudy:
                         {"seed": s, "history": h.to_dict()}
                         for s, h in zip(self.seeds, self.runs[d], strict=False)
                     ],
-                    "final_test_accuracy": _spread_dict(self.final(d)),
-                    "final_test_loss": _spread_dict(self.final(d, "test_loss")),
+                    "final_val_accuracy": _spread_dict(self.final(d)),
+                    "final_val_loss": _spread_dict(self.final(d, "val_loss")),
                     "seconds_per_epoch": self.seconds_per_epoch(d),
                 }
                 for d in self.depths
@@ -323,10 +325,10 @@ def compare_depths(
     epochs: int | None = None,
     seeds: int | Sequence[int] = 1,
     train: DataLike | None = None,
-    test: DataLike | None = None,
+    val: DataLike | None = None,
     recipe: RecipeName | Recipe = "fast",
     match_params: bool = False,
-    progress: bool = True,
+    progress: ProgressArg = True,
     **fit_kwargs: Any,
 ) -> DepthStudy:
     """Train one :class:`~nnkit.models.MnistCNN` per depth and seed under identical settings.
@@ -346,8 +348,10 @@ def compare_depths(
     train : DataLike, optional
         Training data as for :func:`~nnkit.train.fit`; by default the embedded MNIST sample's
         10,000 training images.
-    test : DataLike, optional
-        Test data, evaluated after every epoch; by default the sample's 2,000 test images.
+    val : DataLike, optional
+        Validation data, evaluated after every epoch; by default the sample's 2,000 test
+        images. As in the notes, the MNIST test split serves as the validation data: the
+        accuracies compared here are measured on it after every epoch.
     recipe : {"fast", "notes"} or Recipe
         The training settings (:mod:`nnkit.recipes`): ``"fast"`` is the fastest recipe for
         the device, ``"notes"`` the notes' settings. ``fit_kwargs`` override its fields.
@@ -355,8 +359,9 @@ def compare_depths(
         Give each depth the widths of :func:`matched_channels`, so all have about the same
         number of parameters as depth 2 (deeper apart from bigger); otherwise the default
         widths, with which depth 1 has 355,306 parameters, depth 2 116,234, depth 3 40,522.
-    progress : bool
-        Show which depth and seed is running, and each run's progress bar.
+    progress : bool or {"auto", "bar", "lines", "off"}
+        Show which depth and seed is running and each run's progress, as
+        :func:`~nnkit.train.fit` does: bars in a terminal, plain lines in a log.
     **fit_kwargs
         Passed to :func:`~nnkit.train.fit` (``batch_size``, ``lr``, ``optimizer``, ``device``,
         ``runtime``...).
@@ -372,7 +377,7 @@ def compare_depths(
     --------
     >>> from nnkit.data import load_mnist_sample
     >>> small = load_mnist_sample(train=False)
-    >>> study = compare_depths((1, 2), epochs=1, seeds=2, train=small, test=small,
+    >>> study = compare_depths((1, 2), epochs=1, seeds=2, train=small, val=small,
     ...                        device="cpu", progress=False)
     >>> study.depths, [len(study.runs[d]) for d in study.depths], study.final(2).n
     ([1, 2], [2, 2], 2)
@@ -387,7 +392,6 @@ def compare_depths(
         raise fail("depths", f"depths must be distinct, got {list(depths)!r}")
     seed_list = _seed_list(seeds)
     boolean(match_params, "match_params")
-    boolean(progress, "progress")
     if "seed" in fit_kwargs:
         raise fail("seed", "compare_depths takes seeds=N or seeds=[...], not seed=")
     if isinstance(recipe, Recipe):
@@ -410,16 +414,20 @@ def compare_depths(
         settings=_describe(name, {"epochs": epochs, **settings}),
     )
     train = load_mnist_sample(train=True) if train is None else train
-    test = load_mnist_sample(train=False) if test is None else test
+    val = load_mnist_sample(train=False) if val is None else val
     plan = [(seed, depth) for seed in seed_list for depth in depths]
-    with tqdm(plan, disable=not progress, desc="depth study", leave=True) as bar:
+    mode = resolve_progress(progress)
+    with tqdm(plan, disable=mode != "bar", desc="depth study", leave=True) as bar:
         try:
-            for seed, depth in bar:
+            for run, (seed, depth) in enumerate(bar, start=1):
                 bar.set_description(f"depth {depth}, seed {seed}")
-                torch.manual_seed(seed)
+                if mode == "lines":
+                    print(f"run {run}/{len(plan)}: depth {depth}, seed {seed}", file=sys.stderr,
+                          flush=True)  # fmt: skip
+                seed_everything(seed)
                 model = MnistCNN(depth, channels=channels[depth])
-                history = fit(model, train, test=test, epochs=epochs, seed=seed,
-                              progress=progress, **settings)  # fmt: skip
+                history = fit(model, train, val=val, epochs=epochs, seed=seed,
+                              progress=mode, **settings)  # fmt: skip
                 study.runs[depth].append(history)
                 if history.interrupted:
                     study.interrupted = True  # one Ctrl-C stops the whole study

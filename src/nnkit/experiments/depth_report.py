@@ -23,7 +23,7 @@ def _pm(spread: Spread | None, scale: float, digits: int) -> str:
 
 
 def depth_table(study: DepthStudy) -> str:
-    """The summary table: sizes (parameters, multiply-adds per image), last-epoch test
+    """The summary table: sizes (parameters, multiply-adds per image), last-epoch validation
     accuracy and loss (mean ± std over the seeds, with the range of the accuracy), and the
     training seconds per epoch.
 
@@ -34,17 +34,17 @@ def depth_table(study: DepthStudy) -> str:
     ...             History([EpochRecord(1, 0.3, 0.9, 0.1, 0.97, seconds=2.0)])]}
     >>> study = DepthStudy(runs, [0, 1], 1, {2: (16, 32)}, {2: 116234}, {2: 1234567})
     >>> print(depth_table(study))
-    depth  channels       params   MACs  seeds  test acc (%)   [min, max]      test loss      s/ep
+    depth  channels       params   MACs  seeds  val acc (%)    [min, max]      val loss       s/ep
         2  16, 32        116,234  1.23M      2  96.00 ± 1.41   [95.00, 97.00]  0.150 ± 0.071   2.0
     """
     header = (
         f"{'depth':>5}  {'channels':<11}  {'params':>9}  {'MACs':>6}  {'seeds':>5}  "
-        f"{'test acc (%)':<13}  {'[min, max]':<14}  {'test loss':<13}  {'s/ep':>4}"
+        f"{'val acc (%)':<13}  {'[min, max]':<14}  {'val loss':<13}  {'s/ep':>4}"
     )
     lines = [header]
     for depth in study.depths:
         acc = study.final(depth)
-        loss = study.final(depth, "test_loss")
+        loss = study.final(depth, "val_loss")
         span = "-" if acc is None else f"[{100 * acc.min:.2f}, {100 * acc.max:.2f}]"
         seconds = study.seconds_per_epoch(depth)
         widths = ", ".join(str(c) for c in study.channels[depth])
@@ -58,7 +58,7 @@ def depth_table(study: DepthStudy) -> str:
 
 
 def difference_lines(study: DepthStudy) -> list[str]:
-    """One sentence per pair of depths: the paired difference of last-epoch test accuracy.
+    """One sentence per pair of depths: the paired difference of last-epoch validation accuracy.
 
     Examples
     --------
@@ -75,7 +75,7 @@ def difference_lines(study: DepthStudy) -> list[str]:
 def plot_depth_comparison(
     study: DepthStudy, *, band: Band = "minmax", title: str | None = None
 ) -> Figure:
-    """Test accuracy against epoch, the mean over seeds with a band per depth, beside the
+    """Validation accuracy against epoch, the mean over seeds with a band per depth, beside the
     parameter counts and multiply-adds of each depth.
 
     Parameters
@@ -120,7 +120,9 @@ def plot_depth_comparison(
         (line,) = acc_ax.plot(epochs, mean, "o-", label=f"depth {depth} ({n} seeds)")
         acc_ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     what = "range over seeds" if band == "minmax" else "± 1 std over seeds"
-    acc_ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"test accuracy: mean, {what}")
+    acc_ax.set(
+        xlabel="epoch", ylabel="validation accuracy (%)", title=f"validation accuracy: mean, {what}"
+    )
     acc_ax.xaxis.get_major_locator().set_params(integer=True)
     acc_ax.grid(alpha=0.3)
     acc_ax.legend(title="conv blocks")
@@ -142,5 +144,5 @@ def plot_depth_comparison(
         title="size of each depth",
         ylim=(0, 1.25 * max(params) if params and not math.isnan(max(params)) else 1),
     )
-    fig.suptitle(title or "MnistCNN: test accuracy against depth")
+    fig.suptitle(title or "MnistCNN: validation accuracy against depth")
     return fig

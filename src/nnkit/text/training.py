@@ -16,7 +16,7 @@ from ..metrics import BitsPerChar
 from ..models.char_rnn import CharRNN
 from ..runtime import Runtime
 from ..schedules import Cosine, ReduceOnPlateau, Schedule
-from ..train import fit
+from ..train import ProgressArg, fit
 from .dataset import split_text
 from .evaluation import VAL_STREAMS, TextLoss, loss_for
 from .streams import CarryState, StreamBatches
@@ -47,11 +47,11 @@ class _Report(Callback):
     """One line per epoch: bits per character and speed (rank 0 only)."""
 
     def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
-        if not state.is_main_process or "test_bpc" not in record.extra:
+        if not state.is_main_process or "val_bpc" not in record.extra:
             return
         print(
             f"epoch {record.epoch}  train {record.extra['train_bpc']:.3f} bits/char  "
-            f"validation {record.extra['test_bpc']:.3f} bits/char  "
+            f"validation {record.extra['val_bpc']:.3f} bits/char  "
             f"{record.samples_per_second:,.0f} chars/s  {state.elapsed:.0f} s",
             flush=True,
         )
@@ -78,7 +78,7 @@ def train(
     device: str | torch.device | None = None,
     runtime: Runtime | None = None,
     seed: int | None = 0,
-    progress: bool = True,
+    progress: ProgressArg = True,
     report: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
@@ -149,8 +149,9 @@ def train(
         our measurements (the benchmarks page), at a small cost in precision.
     seed : int, optional
         Seeds dropout, initialisation-independent randomness and the epoch offsets.
-    progress : bool
-        tqdm bars per epoch.
+    progress : bool or {"auto", "bar", "lines", "off"}
+        As in :func:`~nnkit.train.fit`: a bar per epoch in a terminal, one line per epoch in
+        a log.
     report : bool
         Print train and validation bits/char after every epoch.
     checkpoint, resume
@@ -162,9 +163,9 @@ def train(
     Returns
     -------
     History
-        Per epoch: ``train_loss``/``test_loss`` in nats per character, per-character
-        ``train_accuracy``/``test_accuracy``, ``samples_per_second`` in characters per second,
-        and ``extra["train_bpc"]``, ``extra["test_bpc"]`` in bits per (validation) character.
+        Per epoch: ``train_loss``/``val_loss`` in nats per character, per-character
+        ``train_accuracy``/``val_accuracy``, ``samples_per_second`` in characters per second,
+        and ``extra["train_bpc"]``, ``extra["val_bpc"]`` in bits per (validation) character.
 
     Examples
     --------
@@ -173,7 +174,7 @@ def train(
     >>> model = CharRNN(len(vocab), hidden_size=32, num_layers=1)
     >>> history = train(model, text, vocab=vocab, epochs=2, seq_len=16, batch_size=4,
     ...                 device="cpu", progress=False)
-    >>> len(history), history.last.extra["test_bpc"] < 4.0
+    >>> len(history), history.last.extra["val_bpc"] < 4.0
     (2, True)
     """
     if not isinstance(text, str) or not text:
@@ -198,13 +199,13 @@ def train(
     val_source = StreamBatches(
         val_ids, batch_size=val_batch, seq_len=seq_len, shuffle=False, device=dev
     )
-    recipe_callbacks: list[Callback] = [KeepBest("test_loss")] if keep_best else []
+    recipe_callbacks: list[Callback] = [KeepBest("val_loss")] if keep_best else []
     if report:
         recipe_callbacks.append(_Report())
     return fit(
         CarryState(model),
         source,
-        test=val_source,
+        val=val_source,
         epochs=epochs,
         max_steps=max_steps,
         max_seconds=max_seconds,
