@@ -805,3 +805,16 @@ def test_fp16_autocast_with_loss_scaling_on_the_cpu(tmp_path: Path) -> None:
     assert load_checkpoint(ck)["scaler"]["scale"] == 65536.0  # the GradScaler's state is kept
     with pytest.raises(InvalidArgumentError, match="LBFGS cannot take"):
         fit(mlp(), blobs(), optimizer="lbfgs", runtime=Runtime(amp="fp16"), progress=False)
+
+
+@requires_cuda
+@pytest.mark.gpu
+def test_fp16_with_loss_scaling_on_cuda_learns_and_keeps_its_scale(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = MnistCNN(depth=2)
+    ck = tmp_path / "ck.pt"
+    history = fit(model, load_mnist_sample(), val=load_mnist_sample(train=False), seed=0,
+                  device="cuda", progress=False, checkpoint=ck,
+                  **replace(FAST_RECIPE, runtime=Runtime(amp="fp16")))  # fmt: skip
+    assert history.last.val_accuracy is not None and history.last.val_accuracy > 0.93
+    assert load_checkpoint(ck)["scaler"]["scale"] > 0
