@@ -132,7 +132,7 @@ class MnistCNN(nn.Module):
         if not x.is_floating_point():
             raise InvalidArgumentError(
                 f"MnistCNN expects floating-point images, got {x.dtype}; scale uint8 pixels "
-                "with x.float() / 255 (TensorLoader and fit do this for you)",
+                "with x.float() / 255, or pass an MnistDataset (fit scales its images for you)",
                 parameter="x",
             )
         for conv in self.convs():
