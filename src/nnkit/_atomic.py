@@ -138,18 +138,26 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def check_writable(path: str | os.PathLike[str], parameter: str) -> None:
-    """Before long work: ``path`` names a file that can be written (it is not a folder, and its
-    folder exists or can be made and takes a file); else an
-    :class:`~nnkit.errors.InvalidArgumentError` naming ``parameter`` and the path."""
+def unwritable(path: str | os.PathLike[str]) -> str | None:
+    """Why a file cannot be written at ``path``, in words that name it (``"/x is a folder,
+    expected a file name"``, ``"cannot write /x: Permission denied"``), or None when it can:
+    it is not a folder, and its folder exists or can be made and takes a file (a probe file is
+    made and removed there)."""
     target = Path(path)
     if target.is_dir():
-        raise fail(parameter, f"{parameter}={str(target)!r} is a folder, expected a file name")
+        return f"{target} is a folder, expected a file name"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.probe."):
             pass
     except OSError as exc:
-        raise fail(
-            parameter, f"cannot write {parameter}={str(target)!r}: {exc.strerror or exc}"
-        ) from None
+        return f"cannot write {target}: {exc.strerror or exc}"
+    return None
+
+
+def check_writable(path: str | os.PathLike[str], parameter: str) -> None:
+    """Before long work: an :class:`~nnkit.errors.InvalidArgumentError` naming ``parameter``
+    when ``path`` cannot be written (:func:`unwritable`)."""
+    problem = unwritable(path)
+    if problem is not None:
+        raise fail(parameter, f"{parameter}: {problem}")

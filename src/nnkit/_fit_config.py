@@ -21,7 +21,6 @@ from ._scheduling import ScheduleSpec
 from ._validate import (
     boolean,
     fail,
-    in_interval,
     non_negative_int,
     positive_float,
     positive_int,
@@ -42,21 +41,17 @@ def _optional(check: Check) -> Check:
     return checked
 
 
-def _fraction(value: Any, name: str) -> float:
-    return in_interval(value, name, 0.0, 1.0, closed="()")
-
-
 #: The constraint of every plain argument of ``fit``: name -> check (which converts harmless
 #: differences, an int to a float, and raises InvalidArgumentError naming the argument). The
 #: arguments that travel in a group are checked once, by the group's own type: the budgets by
 #: ``Budget.of``, the optimizer with its lr, weight decay and kwargs by ``OptimizerSpec.of``,
-#: the schedule by ``ScheduleSpec``, the runtime by ``Runtime``.
+#: the schedule by ``ScheduleSpec``, the runtime by ``Runtime``, ``validation_split`` by
+#: ``split_validation`` (the first thing the run does, as it needs the data).
 CONSTRAINTS: dict[str, Check] = {
     "grad_clip": _optional(positive_float),
     "batch_size": positive_int,
     "val_batch_size": positive_int,
     "accumulate": positive_int,
-    "validation_split": _optional(_fraction),
     "shuffle": boolean,
     "seed": _optional(non_negative_int),
     "log_every": _optional(positive_int),
@@ -116,6 +111,7 @@ def check_fit(
     max_seconds: float | None,
     lr: float | None,
     weight_decay: float,
+    validation_split: float | None,
     loss: losses.LossArg | None,
     metrics: MetricsArg,
     optimizer: OptimizerName | torch.optim.Optimizer,
@@ -134,7 +130,7 @@ def check_fit(
     v = {name: CONSTRAINTS[name](value, name) for name, value in plain.items()}
     if v["resume"] and checkpoint is None:
         raise fail("resume", "resume=True needs checkpoint=PATH to resume from")
-    if v["validation_split"] is not None and val_given:
+    if validation_split is not None and val_given:
         raise fail(
             "validation_split",
             "give validation data either as val= or as validation_split=, not both",
@@ -153,7 +149,7 @@ def check_fit(
                 "set them on the optimizer object you passed instead",
             )
         spec: OptimizerSpec | torch.optim.Optimizer = optimizer
-        momentum = optimizer_has_momentum(type(optimizer), optimizer.defaults)
+        momentum = optimizer_has_momentum(optimizer.defaults)
         closure_based = isinstance(optimizer, torch.optim.LBFGS)
     else:
         spec = OptimizerSpec.of(
@@ -171,7 +167,7 @@ def check_fit(
         )
     schedule = ScheduleSpec(scheduler, scheduler_kwargs, budget, momentum=momentum)
     callback_list = CallbackList(callbacks)
-    has_val = val_given or v["validation_split"] is not None
+    has_val = val_given or validation_split is not None
     watchers = callback_list.monitors()
     if isinstance(schedule.scheduler, Schedule):
         watchers["scheduler"] = schedule.scheduler.monitors
@@ -192,7 +188,7 @@ def check_fit(
         batch_size=v["batch_size"],
         val_batch_size=v["val_batch_size"],
         accumulate=v["accumulate"],
-        validation_split=v["validation_split"],
+        validation_split=validation_split,
         grad_clip=v["grad_clip"],
         shuffle=v["shuffle"],
         seed=v["seed"],

@@ -88,13 +88,13 @@ class Run:
 
     def __init__(self, model: nn.Module, train: DataLike, val: DataLike | None, cfg: FitConfig):
         self.cfg = cfg
+        if cfg.validation_split is not None:  # checked here, before anything is touched
+            split_seed = 0 if cfg.seed is None else cfg.seed
+            train, val = split_validation(train, cfg.validation_split, seed=split_seed)
         self.rt = cfg.runtime.start(model=model)
         if cfg.seed is not None:
             seed_everything(cfg.seed)
         self.model = self.rt.place(model)
-        if cfg.validation_split is not None:
-            split_seed = 0 if cfg.seed is None else cfg.seed
-            train, val = split_validation(train, cfg.validation_split, seed=split_seed)
         self.built_source = not isinstance(train, BatchSource | torch.utils.data.DataLoader)
         device = self.rt.device
         self.source = make_source(
@@ -133,7 +133,7 @@ class Run:
         self.epochs_done = 0
         self.clock = Clock()
         self.forward_model: nn.Module = model
-        self.recorded = self.settings()  # before any epoch: some sources' length varies
+        self.recorded = self._settings()  # before any epoch: some sources' length varies
 
     # -- building -----------------------------------------------------------------------------
 
@@ -146,7 +146,7 @@ class Run:
             source.shard(dist.rank, dist.world_size)
             source.load_state_dict(dist.broadcast_object(source.state_dict()))
 
-    def settings(self) -> dict[str, Any]:
+    def _settings(self) -> dict[str, Any]:
         """The settings that shaped this run, as plain data (kept in its checkpoints)."""
         opt = self.optimizer
         defaults = {k: v for k, v in opt.defaults.items() if k not in _IMPLEMENTATION}
@@ -225,9 +225,9 @@ class Run:
 
     # -- the loop's verbs ---------------------------------------------------------------------
 
-    def stop_reason(self) -> StopReason | None:
-        """Why the run stops now (on every rank alike), or None to go on."""
-        reason = stop_reason(
+    def _own_stop_reason(self) -> StopReason | None:
+        """Why this process would stop now (mid-epoch, ``epochs_done`` is the epoch before)."""
+        return stop_reason(
             self.budget,
             epochs_done=self.epochs_done,
             steps=self.counters.global_step,
@@ -235,7 +235,10 @@ class Run:
             request=self.counters.stop_request,
             schedule_finished=self.driver.finished,
         )
-        return agree(reason, self.rt.dist)
+
+    def stop_reason(self) -> StopReason | None:
+        """Why the run stops now (on every rank alike), or None to go on."""
+        return agree(self._own_stop_reason(), self.rt.dist)
 
     def _sync_every(self) -> int:
         """Steps between host synchronisations (NaN checks, progress, rank agreement)."""
@@ -303,13 +306,7 @@ class Run:
                             self.display.log(log_line(epoch, index, batch, self.source, last))
                 self.display.step(shown)
                 self.callbacks.call("on_batch_end", self.state)
-                reason = stop_reason(
-                    self.budget,
-                    epochs_done=epoch - 1,
-                    steps=c.global_step,
-                    seconds=c.elapsed,
-                    request=c.stop_request,
-                )
+                reason = self._own_stop_reason()
                 # the step budget ends every rank at the same step; on time and callbacks the
                 # ranks agree every sync_every steps; a single process stops at once
                 if reason == "max_steps":

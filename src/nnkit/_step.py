@@ -87,7 +87,6 @@ def train_step(
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        loss = torch.zeros(())
         for i, m in enumerate(micro):
             # under DDP only the last batch of a step reduces the gradients over the ranks
             sync = rt.dist is None or i == last
@@ -102,7 +101,7 @@ def train_step(
             if scaler is not None:
                 scaler.unscale_(optimizer)
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        return loss
+        return loss  # the last batch's (LBFGS reads it; it takes one batch per step)
 
     if closure_based:
         optimizer.step(closure)  # type: ignore[arg-type]  # LBFGS takes a tensor-returning closure
@@ -114,13 +113,9 @@ def train_step(
             scaler.step(optimizer)
             scaler.update()
     if len(seen) == 1:
-        step_loss = seen[0][0]
-    else:
-        step_loss = sum(
-            (loss.float() * m.weight for (loss, _, _), m in zip(seen, micro, strict=True)),
-            torch.zeros((), device=seen[0][0].device),
-        )
-    return StepResult(seen, step_loss)
+        return StepResult(seen, seen[0][0])
+    weighted = [loss.float() * m.weight for (loss, _, _), m in zip(seen, micro, strict=True)]
+    return StepResult(seen, torch.stack(weighted).sum())
 
 
 class StepWindow:

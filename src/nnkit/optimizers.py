@@ -98,10 +98,17 @@ class OptimizerSpec:
     nnkit.errors.InvalidArgumentError: Adam does not accept betaz; it accepts ...
     """
 
-    def __init__(self, name: OptimizerName, cls: type[optim.Optimizer], settings: dict[str, Any]):
+    def __init__(
+        self,
+        name: OptimizerName,
+        cls: type[optim.Optimizer],
+        settings: dict[str, Any],
+        defaults: Mapping[str, Any],
+    ):
         self.name = name
         self.cls = cls
         self.settings = settings
+        self.defaults = defaults
 
     @classmethod
     def of(
@@ -137,18 +144,18 @@ class OptimizerSpec:
                 )
             settings["weight_decay"] = weight_decay
         try:  # the optimizer's own checks of the values (betas in [0, 1)...), on a dummy tensor
-            klass([torch.zeros(1, requires_grad=True)], **settings)
+            trial = klass([torch.zeros(1, requires_grad=True)], **settings)
         except (ValueError, TypeError, RuntimeError) as exc:
             raise fail(
                 "optimizer_kwargs", f"{klass.__name__} rejects these settings: {exc}"
             ) from None
-        return cls(name, klass, settings)
+        return cls(name, klass, settings, trial.defaults)
 
     @property
     def has_momentum(self) -> bool:
         """Whether the optimizer has a momentum that a cyclic schedule can cycle (Adam's
         beta1, SGD's or RMSprop's momentum when it is not 0)."""
-        return optimizer_has_momentum(self.cls, self.settings)
+        return optimizer_has_momentum(self.defaults)
 
     def build(
         self, params: Iterable[torch.Tensor], device: torch.device | None = None
@@ -165,11 +172,16 @@ class OptimizerSpec:
 _NOT_KW = frozenset({"self", "params"})
 
 
-def optimizer_has_momentum(cls: type[optim.Optimizer], defaults: Mapping[str, Any]) -> bool:
-    """Whether an optimizer of class ``cls`` with these settings has a momentum to cycle."""
-    if "betas" in defaults or "betas" in inspect.signature(cls.__init__).parameters:
-        return True
-    return float(defaults.get("momentum", 0.0) or 0.0) > 0.0
+def optimizer_has_momentum(defaults: Mapping[str, Any]) -> bool:
+    """Whether an optimizer with these ``defaults`` (``optimizer.defaults``) has a momentum a
+    cyclic schedule can cycle: Adam's beta1, or SGD's or RMSprop's momentum when not 0.
+
+    Examples
+    --------
+    >>> optimizer_has_momentum(optim.Adagrad([torch.zeros(1, requires_grad=True)]).defaults)
+    False
+    """
+    return "betas" in defaults or float(defaults.get("momentum", 0.0) or 0.0) > 0.0
 
 
 def build_optimizer(

@@ -6,7 +6,6 @@ import argparse
 import io
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -14,7 +13,7 @@ from typing import NoReturn
 from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
-from .._atomic import atomic_write_bytes, atomic_write_text
+from .._atomic import atomic_write_bytes, atomic_write_text, unwritable
 from ..distributed import is_main_process
 from ..errors import InvalidArgumentError
 
@@ -74,16 +73,10 @@ def check_output(
             f"argument {flag}: cannot write {p}: unknown format {p.suffix!r}, expected one of "
             f"{', '.join('.' + f for f in sorted(formats))}"
         )
-    if p.is_dir():
-        raise UsageError(f"argument {flag}: {p} is a folder, expected a file name")
-    if not is_main_process():
-        return
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.probe."):
-            pass
-    except OSError as exc:
-        raise UsageError(f"argument {flag}: cannot write {p}: {exc.strerror or exc}") from None
+    # under torchrun only rank 0 writes, so only rank 0 probes the folder
+    problem = unwritable(p) if p.is_dir() or is_main_process() else None
+    if problem is not None:
+        raise UsageError(f"argument {flag}: {problem}")
 
 
 def write_outputs(
