@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from nnkit import _atomic
-from nnkit._atomic import atomic_path, atomic_write_bytes
+from nnkit._atomic import atomic_path, atomic_write_bytes, unwritable
 from nnkit.checkpoint import load_checkpoint, save_checkpoint
 from nnkit.optim_viz import animate, compare
 
@@ -93,3 +94,18 @@ def test_every_write_is_synced_before_the_rename(
     with atomic_path(tmp_path / "plain.bin") as tmp:
         Path(tmp).write_bytes(b"x")
     assert events == ["fsync file", "replace", "fsync dir"]
+
+
+def test_a_device_node_is_never_replaced(tmp_path: Path) -> None:
+    before = os.stat("/dev/null")
+    with pytest.raises(OSError, match="/dev/null is not a regular file"):
+        atomic_write_bytes("/dev/null", b"x")
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    assert unwritable("/dev/null") == (
+        "/dev/null is not a regular file (a device, pipe or socket), expected a file name"
+    )
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert "is not a regular file" in (unwritable(fifo) or "")
+    assert unwritable(tmp_path / "new.pt") is None

@@ -57,9 +57,7 @@ class _Touched(Callback):
         ({"val_batch_size": 0}, "val_batch_size", "val_batch_size must be a positive"),
     ],
 )  # fmt: skip
-def test_refused_before_the_first_step(
-    kwargs: dict[str, Any], parameter: str, match: str
-) -> None:
+def test_refused_before_the_first_step(kwargs: dict[str, Any], parameter: str, match: str) -> None:
     model = nn.Linear(2, 2)
     before = [p.detach().clone() for p in model.parameters()]
     callbacks = [*kwargs.pop("callbacks", []), _Touched()]

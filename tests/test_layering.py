@@ -13,6 +13,7 @@ SRC = Path(nnkit.__file__).parent
 FLOORS: dict[str, int] = {
     "nnkit.cli": 5,
     "nnkit.__main__": 5,
+    "nnkit._launch": 5,
     "nnkit.experiments": 4,
     "nnkit.text": 4,
     "nnkit.train": 3,
@@ -36,6 +37,7 @@ FLOORS: dict[str, int] = {
     "nnkit._stop": 2,
     "nnkit._progress": 2,
     "nnkit._forward": 2,
+    "nnkit._mismatch": 2,
     "nnkit.runtime": 2,
     "nnkit.surfaces": 2,
     "nnkit.backprop": 2,
@@ -48,6 +50,7 @@ FLOORS: dict[str, int] = {
     "nnkit.seeding": 1,
     "nnkit._atomic": 1,
     "nnkit._device": 1,
+    "nnkit._memory": 1,
     "nnkit": 1,
 }
 

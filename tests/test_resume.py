@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from nnkit.checkpoint import save_checkpoint
+from nnkit.checkpoint import load_checkpoint, save_checkpoint
 from nnkit.errors import CheckpointError
 from nnkit.train import fit
 
@@ -65,7 +65,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(kind: str, tmp_path: Pat
     assert straight.returncode == 0, straight.stderr[-3000:]
     killed = worker(kind, tmp_path, "killed")
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    assert torch.load(tmp_path / "ck.pt", weights_only=True)["epoch"] == KILL_EPOCH - 1
+    assert load_checkpoint(tmp_path / "ck.pt")["epoch"] == KILL_EPOCH - 1
     resumed = worker(kind, tmp_path, "resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
@@ -172,8 +172,10 @@ def test_other_data_is_refused_and_a_larger_budget_is_said(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, ck = _adam_run(tmp_path)
-    with pytest.raises(CheckpointError, match="train data TensorLoader of 32 samples in 1 "
-                                              "batches -> TensorLoader of 48 samples"):
+    with pytest.raises(
+        CheckpointError,
+        match="train data TensorLoader of 32 samples in 1 batches -> TensorLoader of 48 samples",
+    ):
         fit(nn.Linear(2, 2), (torch.randn(48, 2), torch.randint(0, 2, (48,))), epochs=2,
             device="cpu", progress=False, checkpoint=ck, resume=True)  # fmt: skip
     x, y = torch.randn(32, 2), torch.randint(0, 2, (32,))
@@ -182,3 +184,26 @@ def test_other_data_is_refused_and_a_larger_budget_is_said(
     assert len(history) == 3
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"resuming {ck}: epochs 1 -> 3"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("epoch", -5, "epoch must be a whole number >= 0, got -5"),
+        ("epoch", 1.5, "epoch must be a whole number >= 0, got 1.5"),
+        ("global_step", -100, "global_step must be a whole number >= 0, got -100"),
+        ("elapsed", float("nan"), "elapsed must be seconds >= 0, got nan"),
+        ("elapsed", -1.0, "elapsed must be seconds >= 0, got -1.0"),
+        ("epoch", 99, "99 epochs cannot have taken"),
+    ],
+)
+def test_edited_counters_are_refused(field: str, value: object, words: str, tmp_path: Path) -> None:
+    path = tmp_path / "ck.pt"
+    data = (torch.randn(16, 2), torch.randint(0, 2, (16,)))
+    fit(nn.Linear(2, 2), data, epochs=1, batch_size=8, device="cpu", progress=False,
+        checkpoint=path)  # fmt: skip
+    state = load_checkpoint(path)
+    save_checkpoint(path, {**state, field: value})
+    with pytest.raises(CheckpointError, match=rf"checkpoint .*ck\.pt is damaged: {words}"):
+        fit(nn.Linear(2, 2), data, epochs=2, batch_size=8, device="cpu", progress=False,
+            checkpoint=path, resume=True)  # fmt: skip

@@ -732,9 +732,10 @@ def test_runtime_is_checked_and_device_given_once() -> None:
         Runtime(amp=1)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="Runtime distributed must be one of"):
         Runtime(distributed="always")  # type: ignore[arg-type]
-    if not torch.cuda.is_available():
-        with pytest.raises(InvalidArgumentError, match="contradicts runtime"):
-            fit(mlp(), blobs(), runtime=Runtime(device="cpu"), device="meta", progress=False)
+    other = "cuda" if torch.cuda.is_available() else "cuda:0"
+    words = "contradicts runtime" if torch.cuda.is_available() else "CUDA is not available"
+    with pytest.raises(InvalidArgumentError, match=words):
+        fit(mlp(), blobs(), runtime=Runtime(device="cpu"), device=other, progress=False)
     history = fit(mlp(), blobs(), runtime=Runtime(device="cpu"), device="cpu", progress=False)
     assert len(history) == 1
 

@@ -5,7 +5,8 @@ full, never a mix, whatever happens during the write (an exception, Ctrl-C, a cr
 process, ``kill -9``). The new content is flushed to disk (``fsync``) before the rename, and the
 folder after it. The temporary file is named ``.NAME.PID.RANDOM.tmp``; an exception removes it
 at once, and a process killed while writing leaves it behind, so every later write to the same
-target first removes the temporary files of processes that no longer run. A file that already
+target first removes the temporary files of processes that no longer run. A path that holds
+something other than a regular file (``/dev/null``, a pipe) is never replaced. A file that already
 exists keeps its permission bits (a checkpoint made private with mode 0600 stays private); a new
 file gets the usual 0666 less the umask.
 """
@@ -13,6 +14,7 @@ file gets the usual 0666 less the umask.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -98,6 +100,9 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Iterat
     if the process dies, the next write to ``path`` removes it. See the module's description.
     """
     target = Path(path)
+    special = not_regular(target)
+    if special is not None:  # renaming over a device node would replace it with a file
+        raise OSError(errno.EINVAL, special)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(
@@ -138,6 +143,20 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def not_regular(target: Path) -> str | None:
+    """Why ``target`` must not be replaced: it exists and is not a regular file (a device such
+    as ``/dev/null``, a pipe, a socket; a link to one). None for a regular file or a new path."""
+    try:
+        mode = target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return f"cannot write {target}: {exc.strerror or exc}"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return f"{target} is not a regular file (a device, pipe or socket), expected a file name"
+
+
 def unwritable(path: str | os.PathLike[str]) -> str | None:
     """Why a file cannot be written at ``path``, in words that name it (``"/x is a folder,
     expected a file name"``, ``"cannot write /x: Permission denied"``), or None when it can:
@@ -146,6 +165,9 @@ def unwritable(path: str | os.PathLike[str]) -> str | None:
     target = Path(path)
     if target.is_dir():
         return f"{target} is a folder, expected a file name"
+    special = not_regular(target)
+    if special is not None:
+        return special
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.probe."):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._validate import positive_float, positive_int
+from ._validate import int_in, positive_float
+
+#: The most epochs and optimizer steps a run may be given (declared ranges: a count beyond them
+#: is a typo, not a plan).
+MAX_EPOCHS = 1_000_000
+MAX_STEPS = 10**12
 
 
 @dataclass(frozen=True)
@@ -31,9 +36,9 @@ class Budget:
     ) -> Budget:
         """Validate the three budgets; none given means one epoch."""
         if epochs is not None:
-            epochs = positive_int(epochs, "epochs")
+            epochs = int_in(epochs, "epochs", 1, MAX_EPOCHS)
         if max_steps is not None:
-            max_steps = positive_int(max_steps, "max_steps")
+            max_steps = int_in(max_steps, "max_steps", 1, MAX_STEPS)
         if max_seconds is not None:
             max_seconds = positive_float(max_seconds, "max_seconds")
         if epochs is None and max_steps is None and max_seconds is None:

@@ -21,9 +21,9 @@ from ._scheduling import ScheduleSpec
 from ._validate import (
     boolean,
     fail,
-    non_negative_int,
     positive_float,
     positive_int,
+    seed_value,
 )
 from .callbacks.base import CallbackList
 from .metrics import Metric, MetricsArg, as_metrics
@@ -53,7 +53,7 @@ CONSTRAINTS: dict[str, Check] = {
     "val_batch_size": positive_int,
     "accumulate": positive_int,
     "shuffle": boolean,
-    "seed": _optional(non_negative_int),
+    "seed": _optional(seed_value),
     "log_every": _optional(positive_int),
     "resume": boolean,
 }

@@ -44,7 +44,17 @@ def forward_loss(
         loss, outputs = _own_loss(model(x, y))
         return (loss if y.numel() else torch.nan_to_num(loss) * 0.0), outputs
     out = model(x)
-    return (loss_fn(out, y) if y.numel() else out.sum() * 0.0), out
+    if not y.numel():
+        return out.sum() * 0.0, out
+    loss = loss_fn(out, y)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise fail(
+            "loss",
+            f"the loss must return one number (the mean over the batch), got {shape}; "
+            "reduce it, e.g. with reduction='mean' or .mean()",
+        )
+    return loss.reshape(()), out
 
 
 def correct(outputs: torch.Tensor | None, targets: torch.Tensor) -> torch.Tensor | None:

@@ -27,8 +27,7 @@ def check_monitors(wanted: dict[str, tuple[str, ...]], available: tuple[str, ...
         for name in names:
             if name not in available:
                 hint = (
-                    " (validation metrics need validation data: fit(val=...) or "
-                    "validation_split=)"
+                    " (validation metrics need validation data: fit(val=...) or validation_split=)"
                     if name.startswith("val_") and not any(a.startswith("val_") for a in available)
                     else ""
                 )
@@ -44,9 +43,7 @@ class Monitor:
 
     def __init__(self, monitor: str, mode: Mode = "auto", min_delta: float = 0.0) -> None:
         if not isinstance(monitor, str) or not monitor:
-            raise fail(
-                "monitor", f"monitor must name a metric such as 'val_loss', got {monitor!r}"
-            )
+            raise fail("monitor", f"monitor must name a metric such as 'val_loss', got {monitor!r}")
         self.monitor = monitor
         self.mode = resolve_mode(monitor, mode)
         self.min_delta = non_negative_float(abs(min_delta), "min_delta")

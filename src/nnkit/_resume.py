@@ -94,4 +94,31 @@ def load_training_state(path: str | os.PathLike[str], device: torch.device) -> d
             "state of the data, the schedule and the callbacks), so it cannot be resumed "
             "exactly; train without resume=True, or delete the file"
         )
+    _check_counters(path, state)
     return state
+
+
+def _check_counters(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
+    """Where the budgets stand must be numbers a run can have reached."""
+
+    def whole(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    def seconds(v: object) -> bool:
+        number = isinstance(v, int | float) and not isinstance(v, bool)
+        return number and math.isfinite(v) and v >= 0  # type: ignore[arg-type,operator]
+
+    checks = {"epoch": whole, "global_step": whole, "elapsed": seconds}
+    for key, valid in checks.items():
+        if key not in state:
+            raise CheckpointError(f"checkpoint {path} is damaged: it lacks {key!r}")
+        if not valid(state[key]):
+            kind = "seconds >= 0" if key == "elapsed" else "a whole number >= 0"
+            raise CheckpointError(
+                f"checkpoint {path} is damaged: {key} must be {kind}, got {state[key]!r}"
+            )
+    if state["global_step"] < state["epoch"]:
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: {state['epoch']} epochs cannot have taken "
+            f"{state['global_step']} steps"
+        )

@@ -11,11 +11,12 @@ by all ranks at the same step, so no rank is ever left waiting in a collective.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -23,6 +24,8 @@ from torch import nn
 
 from ._fit_config import FitConfig
 from ._forward import Totals
+from ._memory import check_fits, size_words
+from ._mismatch import check_model_tensors, first_batch_error
 from ._progress import Display
 from ._resume import (
     load_training_state,
@@ -39,8 +42,8 @@ from ._validate import fail
 from .callbacks.base import Counters, TrainState
 from .data.sources import BatchSource, DataLike, make_source
 from .data.split import split_validation
-from .distributed import DistContext, timed_out
-from .errors import CheckpointError
+from .distributed import DistContext, distributed_error, timed_out
+from .errors import CheckpointError, NnkitError
 from .evaluation import Evaluation, evaluate_source
 from .history import EpochRecord, History, StopReason
 from .metrics import MetricTotals
@@ -83,6 +86,23 @@ def agree(reason: StopReason | None, dist: DistContext | None) -> StopReason | N
     return order[int(dist.all_reduce(code, "min").item())]
 
 
+def _check_training_memory(
+    model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+) -> None:
+    """The gradients and the optimizer's state (at most two values per weight, as Adam's
+    moments) must fit beside the weights, or training is refused before it starts."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    slots = 1 + (2 if "betas" in optimizer.defaults else 1)
+    check_fits(
+        weights * slots,
+        f"training a model of {size_words(weights)} of weights with {type(optimizer).__name__} "
+        "(gradients and optimizer state)",
+        "model",
+        "use a smaller model",
+        device=device,
+    )
+
+
 class Run:
     """The state of one ``fit`` call and the verbs of its loop (see the module)."""
 
@@ -94,6 +114,7 @@ class Run:
         self.rt = cfg.runtime.start(model=model)
         if cfg.seed is not None:
             seed_everything(cfg.seed)
+        check_model_tensors(model)
         self.model = self.rt.place(model)
         self.built_source = not isinstance(train, BatchSource | torch.utils.data.DataLoader)
         device = self.rt.device
@@ -105,12 +126,15 @@ class Run:
             self.sources["val"] = make_source(
                 val, batch_size=cfg.val_batch_size, shuffle=False, seed=0, device=device
             )
-        self._shard()
+        self.counters = Counters()
+        with self.naming_timeouts():
+            self._shard()
         if isinstance(cfg.optimizer, OptimizerSpec):
             self.optimizer = cfg.optimizer.build(model.parameters(), device)
         else:
             self.optimizer = cfg.optimizer
         self.closure_based = isinstance(self.optimizer, torch.optim.LBFGS)
+        _check_training_memory(self.model, self.optimizer, device)
         self.budget = dataclasses.replace(
             cfg.budget, steps_per_epoch=steps_per_epoch(self.source, cfg.accumulate)
         )
@@ -118,7 +142,6 @@ class Run:
         self.scaler = self.rt.grad_scaler()
         self.callbacks = cfg.callbacks
         self.history = History()
-        self.counters = Counters()
         self.state = TrainState(
             model,
             self.optimizer,
@@ -131,6 +154,7 @@ class Run:
             cfg.progress if self.rt.is_main_process else "off", cfg.budget.epochs
         )
         self.epochs_done = 0
+        self.first_step = 0  # the global step this call starts at (a resumed run's is later)
         self.clock = Clock()
         self.forward_model: nn.Module = model
         self.recorded = self._settings()  # before any epoch: some sources' length varies
@@ -208,12 +232,15 @@ class Run:
             set_rng_state(state["rng"], self.rt.device)
             records = History.from_dict(state["history"]).records
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            found = " ".join(str(exc).split())  # torch's message spans lines: one line here
+            found = found if len(found) <= 300 else found[:297] + "..."
             raise CheckpointError(
-                f"checkpoint {path} does not match this model/optimizer/data: {exc}"
+                f"checkpoint {path} does not match this model/optimizer/data: {found}"
             ) from exc
         self.history.records.extend(records)
         self.epochs_done = int(state["epoch"])
         self.counters.global_step = int(state["global_step"])
+        self.first_step = self.counters.global_step
         self.counters.elapsed = float(state["elapsed"])
         self.counters.weights_epoch = self.epochs_done or None
         self.clock = Clock(self.counters.elapsed)
@@ -270,16 +297,26 @@ class Run:
                 self.driver.before_step(self.budget.spent(c.global_step, self.clock(), epoch - 1))
                 if index == 0:
                     lr = float(self.optimizer.param_groups[0]["lr"])
-                result = train_step(
-                    self.forward_model,
-                    self.optimizer,
-                    micro,
-                    loss_fn=cfg.loss_fn,
-                    rt=rt,
-                    scaler=self.scaler,
-                    grad_clip=cfg.grad_clip,
-                    closure_based=self.closure_based,
-                )
+                try:
+                    result = train_step(
+                        self.forward_model,
+                        self.optimizer,
+                        micro,
+                        loss_fn=cfg.loss_fn,
+                        rt=rt,
+                        scaler=self.scaler,
+                        grad_clip=cfg.grad_clip,
+                        closure_based=self.closure_based,
+                    )
+                except NnkitError:
+                    raise
+                except (RuntimeError, TypeError, ValueError) as exc:
+                    named = None
+                    if c.global_step == self.first_step and not timed_out(exc):
+                        named = first_batch_error(exc, self.model, micro[0].x, micro[0].y)
+                    if named is None:
+                        raise
+                    raise named from exc
                 self.driver.after_step()
                 c.global_step += 1
                 for loss, out, y in result.batches:
@@ -396,9 +433,16 @@ class Run:
                 gc.collect()
         return self.history
 
-    def distributed_error(self, exc: RuntimeError) -> Exception | None:
-        """The error that names the stalled rank, when ``exc`` is a torchrun timeout."""
-        if self.rt.dist is not None and timed_out(exc):
-            where = f"epoch {self.counters.epoch}, step {self.counters.step}"
-            return self.rt.dist.timeout_error(exc, where)
-        return None
+    @contextlib.contextmanager
+    def naming_timeouts(self) -> Iterator[None]:
+        """Under torchrun, turn a collective's timeout into the error that names the rank
+        that stopped answering and where the run stood."""
+        try:
+            yield
+        except RuntimeError as exc:
+            c = self.counters
+            where = f"epoch {c.epoch}, step {c.step}" if c.epoch else "before the first epoch"
+            named = distributed_error(exc, self.rt.dist, where)
+            if named is exc:
+                raise
+            raise named from exc

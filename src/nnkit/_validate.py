@@ -45,6 +45,25 @@ def non_negative_int(value: object, name: str, *, what: str = "") -> int:
     return int(value)
 
 
+def int_in(value: object, name: str, low: int, high: int, *, what: str = "") -> int:
+    """An ``int`` in ``[low, high]`` with ``low`` 0 or 1 (a declared range, so that no size or
+    count is beyond what the machine can do)."""
+    if low not in (0, 1):
+        raise ValueError(f"int_in takes low 0 or 1, got {low}")
+    check = positive_int if low == 1 else non_negative_int
+    number = check(value, name, what=what)
+    if number > high:
+        raise fail(name, f"{_label(name, what)} must be at most {high:,}, got {number:,}")
+    return number
+
+
+def seed_value(value: object, name: str = "seed") -> int:
+    """A seed: an ``int`` in ``[0, 2**32)`` (NumPy's limit, the strictest of the generators)."""
+    if is_int(value) and int(value) >= 2**32:  # type: ignore[call-overload]
+        raise fail(name, f"{name} must be below 2**32 (NumPy's limit), got {value}")
+    return non_negative_int(value, name)
+
+
 def _number(value: object, name: str, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(name, f"{_label(name, what)} must be a number, got {value!r}")

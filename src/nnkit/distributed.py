@@ -156,6 +156,14 @@ def timed_out(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "timed out" in str(exc).lower()
 
 
+def distributed_error(exc: RuntimeError, dist: DistContext | None, where: str) -> RuntimeError:
+    """The error to raise for ``exc``: one naming the rank that stopped answering when ``exc``
+    is a collective's timeout in a distributed run, else ``exc`` itself."""
+    if dist is not None and timed_out(exc):
+        return dist.timeout_error(exc, where)
+    return exc
+
+
 def teardown(*, wait_for_peers: bool = False) -> None:
     """Leave the process group, if this process is in one.
 

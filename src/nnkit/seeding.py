@@ -19,7 +19,7 @@ import random
 import numpy as np
 import torch
 
-from ._validate import fail, non_negative_int
+from ._validate import seed_value
 
 __all__ = ["seed_everything"]
 
@@ -54,9 +54,7 @@ def seed_everything(seed: int) -> int:
     >>> a == (random.random(), float(np.random.rand()), float(torch.rand(())))
     True
     """
-    seed = non_negative_int(seed, "seed")
-    if seed >= 2**32:
-        raise fail("seed", f"seed must be below 2**32 (NumPy's limit), got {seed}")
+    seed = seed_value(seed)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002  (the legacy global generator is what code draws from)
     torch.manual_seed(seed)  # also seeds every CUDA device

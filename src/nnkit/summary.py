@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ._device import resolve_device
+from ._memory import check_fits
 from ._validate import is_int
 from .errors import InvalidArgumentError
 
@@ -274,6 +275,9 @@ def summary(
                 parameter="input_size",
             )
         dev = resolve_device(device)
+        probe = math.prod(input_size) * torch.empty((), dtype=dtype).element_size()
+        check_fits(probe, f"the probe input of shape {tuple(input_size)}", "input_size",
+                   "use a smaller batch or input size", device=dev)  # fmt: skip
         handles = []
         for name, module in leaves:
 

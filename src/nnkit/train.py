@@ -265,24 +265,20 @@ def fit(
         resume=resume,
     )
     run = Run(model, train, val, cfg)
-    run.restore()
-    reason: StopReason | None = None
-    try:
-        run.begin()
-        reason = run.stop_reason()  # a resumed run may find its budget spent
-        while reason is None:
-            result = run.train_epoch()
-            evaluation = run.evaluate()
-            run.end_epoch(result, evaluation)
-            run.save()
-            reason = run.stop_reason()
-    except KeyboardInterrupt:
-        reason = "interrupted"
-    except RuntimeError as exc:
-        timeout = run.distributed_error(exc)
-        if timeout is not None:
-            raise timeout from exc
-        raise
-    finally:
-        run.finish(reason)
+    with run.naming_timeouts():  # a torchrun collective that times out names the silent rank
+        run.restore()
+        reason: StopReason | None = None
+        try:
+            run.begin()
+            reason = run.stop_reason()  # a resumed run may find its budget spent
+            while reason is None:
+                result = run.train_epoch()
+                evaluation = run.evaluate()
+                run.end_epoch(result, evaluation)
+                run.save()
+                reason = run.stop_reason()
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        finally:
+            run.finish(reason)
     return run.history

@@ -264,7 +264,7 @@ def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     # the library checks the arguments (before any training); the CLI names the flag
     for flag, value, message in (
         ("--weight-decay", "-1", "weight_decay must be a finite number >= 0, got -1.0"),
-        ("--hidden", "0", "CharRNN hidden_size must be a positive integer, got 0"),
+        ("--hidden", "0", "CharRNN hidden_size must be an integer in [1, 65536], got 0"),
         ("--seq-len", "0", "seq_len must be a positive integer, got 0"),
         ("--dropout", "1.5", "dropout must be in [0, 1), got 1.5"),
         ("--minutes", "0", "must be positive, got 0.0"),

@@ -5,6 +5,7 @@ import torch
 
 from nnkit.errors import InvalidArgumentError
 from nnkit.models import CharRNN, NotesRNN
+from nnkit.models.char_rnn import parameter_count
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm", "rnn", "seed"])
@@ -47,7 +48,7 @@ def test_seed_cell_has_the_notes_parameters_and_function() -> None:
     ("kwargs", "match"),
     [
         ({"cell": "transformer"}, "cell must be one of gru, lstm, rnn, seed"),
-        ({"hidden_size": 0}, "hidden_size must be a positive integer"),
+        ({"hidden_size": 0}, r"hidden_size must be an integer in \[1, 65536\], got 0"),
         ({"dropout": 1.0}, "dropout"),
     ],
 )
@@ -135,3 +136,18 @@ def test_ids_and_states_that_do_not_fit_are_named() -> None:
     seed = CharRNN(5, cell="seed", hidden_size=4)
     with pytest.raises(InvalidArgumentError, match=r"ids must lie in \[0, 5\)"):
         seed(torch.tensor([[1, 9]]))
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn", "seed"])
+@pytest.mark.parametrize(("hidden", "layers"), [(8, 1), (16, 3)])
+def test_parameter_count_is_computed_without_building(cell: str, hidden: int, layers: int) -> None:
+    config = {"cell": cell, "hidden_size": hidden, "num_layers": layers, "embedding_dim": 5}
+    built = CharRNN(11, **config)  # type: ignore[arg-type]
+    assert parameter_count(11, **config) == sum(p.numel() for p in built.parameters())  # type: ignore[arg-type]
+
+
+def test_a_model_that_does_not_fit_in_memory_is_refused_before_allocating() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"needs 12 TiB but this machine has"):
+        CharRNN(80, hidden_size=65536, num_layers=128)
+    with torch.device("meta"):  # a skeleton of shapes allocates nothing: allowed
+        assert CharRNN(80, hidden_size=65536, num_layers=2).hidden_size == 65536

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nnkit.checkpoint import load_checkpoint, save_checkpoint
 from nnkit.errors import CheckpointError
 from nnkit.models import CharRNN
 from nnkit.text import (
@@ -214,7 +215,7 @@ def test_a_damaged_mixture_is_refused(
 ) -> None:
     model, vocab, ngram, _ = toy
     save(tmp_path / "m.pt", NgramMixture(model, vocab, ngram, weight=0.4), vocab)
-    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    state = load_checkpoint(tmp_path / "m.pt")
     damage = (
         ("weight", 2.0),
         ("pieces", [1, 2]),
@@ -224,7 +225,7 @@ def test_a_damaged_mixture_is_refused(
     )
     for key, value in damage:
         broken = {**state, "mixture": {**state["mixture"], key: value}}
-        torch.save(broken, tmp_path / "bad.pt")
+        save_checkpoint(tmp_path / "bad.pt", broken)
         with pytest.raises(CheckpointError, match=r"bad\.pt: its mixture or corpus is damaged"):
             load_file(tmp_path / "bad.pt")
 

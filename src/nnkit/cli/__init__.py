@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .._device import resolve_device
 from ..distributed import teardown
 from ..errors import InvalidArgumentError, NnkitError
 from . import data, mnist, optim, summary, text
@@ -37,11 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status: 0 done, 1 a bad file (one line naming it), 2 a bad
-    argument (one line naming the flag), 130 Ctrl-C. Anything else is a bug and shows its
-    traceback."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argument (one line naming the flag), 130 Ctrl-C, at any moment. Anything else is a bug and
+    shows its traceback."""
     try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except KeyboardInterrupt:
+        print("nnkit: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        if getattr(args, "device", None) is not None:  # what the machine has, before any work
+            resolve_device(args.device)
         status: int = args.func(args)
         teardown(wait_for_peers=True)  # under torchrun: leave together once every rank is done
     except UsageError as exc:
@@ -53,7 +63,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NnkitError, OSError) as exc:  # a bad file, or one that cannot be read or written
         print(f"nnkit: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("nnkit: interrupted", file=sys.stderr)
-        return 130
     return status

@@ -56,18 +56,34 @@ def _figure_format(path: str | os.PathLike[str]) -> str:
     return suffix or "png"
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): the same path once resolved
+        return a.resolve() == b.resolve()
+
+
 def check_output(
     path: str | os.PathLike[str] | None,
     flag: str,
     *,
     formats: Collection[str] | None = None,
+    inputs: Sequence[tuple[str, str | os.PathLike[str] | None]] = (),
 ) -> None:
-    """Before any long work: ``path`` can be written (its folder exists or can be made, and
-    takes a file), and its suffix names one of ``formats``; else a :class:`UsageError` naming
-    the flag. Under torchrun only rank 0 writes, so only rank 0 looks at the folder."""
+    """Before any long work: ``path`` is a regular file or a new path, not one of the
+    command's ``inputs`` (``(what, path)``: a corpus, a model, an output of another flag), it
+    can be written (its folder exists or can be made, and takes a file), and its suffix names
+    one of ``formats``; else a :class:`UsageError` naming the flag. Under torchrun only rank 0
+    writes, so only rank 0 looks at the folder."""
     if path is None:
         return
     p = Path(path)
+    for what, other in inputs:
+        if other is not None and _same_file(p, Path(other)):
+            raise UsageError(
+                f"argument {flag}: {p} is {what}, which this command reads or writes; "
+                "give another file name"
+            )
     if formats is not None and _figure_format(p) not in formats:
         raise UsageError(
             f"argument {flag}: cannot write {p}: unknown format {p.suffix!r}, expected one of "

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..data import load_mnist, load_mnist_sample
+from ..data import load_mnist, load_mnist_sample, mnist_paths
 from ..distributed import DEFAULT_TIMEOUT
 from ..experiments import compare_depths, depth_table, difference_lines, plot_depth_comparison
 from ..optimizers import OPTIMIZER_NAMES
@@ -109,8 +109,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.plot, "--plot", formats=FIGURE_FORMATS)
-    check_output(args.json, "--json")
+    data_files = [] if args.data is None else mnist_paths(args.data)
+    inputs = [("an MNIST file of --data", path) for path in data_files]
+    check_output(args.plot, "--plot", formats=FIGURE_FORMATS, inputs=inputs)
+    check_output(args.json, "--json", inputs=[*inputs, ("the --plot figure", args.plot)])
     if args.data is not None:
         train, test = load_mnist(args.data, train=True), load_mnist(args.data, train=False)
         source = f"MNIST from {args.data}"

@@ -83,10 +83,15 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out, "--out", formats=FIGURE_FORMATS)
-    check_output(args.values, "--values", formats=FIGURE_FORMATS)
-    check_output(args.gif, "--gif", formats={"gif"})
-    check_output(args.json, "--json")
+    given: list[tuple[str, str | None]] = []  # each output is none of the ones before it
+    for flag, path, formats in (
+        ("--out", args.out, FIGURE_FORMATS),
+        ("--values", args.values, FIGURE_FORMATS),
+        ("--gif", args.gif, {"gif"}),
+        ("--json", args.json, None),
+    ):
+        check_output(path, flag, formats=formats, inputs=given)
+        given.append((f"the {flag} output", path))
     paths = compare(args.optimizers, fn=args.fn, start=args.start, lr=args.lr, steps=args.steps)
     for name, t in paths.items():
         status = "diverged" if t.diverged else f"f = {float(t.values[-1]):.3g}"

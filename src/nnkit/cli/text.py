@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..distributed import DEFAULT_TIMEOUT, is_main_process
+from ..errors import CheckpointError
 from ..models import CharRNN
 from ..models.char_rnn import CELLS
 from ..runtime import Runtime
@@ -99,6 +101,7 @@ def add_parser(sub: Any) -> None:
         func=run_train,
         flags={
             "hidden_size": "--hidden",
+            "model": "--hidden",  # a model too big to train here
             "num_layers": "--layers",
             "max_seconds": "--minutes",
             "order": "--ngram-order",
@@ -169,7 +172,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError("argument --ngram-order: only applies with --mix-ngram")
     if args.ngram_order is not None and not 1 <= args.ngram_order <= 8:
         raise UsageError(f"argument --ngram-order: must be between 1 and 8, got {args.ngram_order}")
-    check_output(args.out, "--out")
+    check_output(args.out, "--out", inputs=[("the corpus", args.corpus)])
     text = read_text(args.corpus)
     vocab = Vocab.from_text(text)
     say(f"corpus: {args.corpus} ({len(text):,} characters, {len(vocab) - 1:,} distinct)")
@@ -201,21 +204,41 @@ def run_train(args: argparse.Namespace) -> int:
         say(f"validation: {bpc:.3f} bits/char after {len(history)} epochs")
     failed = 0
     if is_main_process():
-        model.cpu()
-        saved: CharRNN | NgramMixture = model
-        if args.mix_ngram and not history.interrupted:
-            saved = _mix(model, vocab, text, args.ngram_order)
-        corpus = CorpusInfo.from_text(text)
-        failed = write_outputs(
-            [("model", args.out, lambda: save(args.out, saved, vocab, corpus=corpus))]
-        )
-        if failed:
-            _rescue(args.out, saved, vocab, corpus)
+        failed = _save_trained(args, model, vocab, text, interrupted=history.interrupted)
     if history.interrupted:
         skipped = " (no n-gram mixture was fitted)" if args.mix_ngram else ""
         say(f"interrupted: the model holds the epochs that finished{skipped}")
         return 130
-    return 1 if failed else 0
+    return failed
+
+
+def _save_trained(
+    args: argparse.Namespace, model: CharRNN, vocab: Vocab, text: str, *, interrupted: bool
+) -> int:
+    """Write the trained model at once, then (with ``--mix-ngram``) fit its n-gram mixture and
+    write the file again: a Ctrl-C or a failure while mixing keeps the trained model. Returns
+    the exit status (0, 1 when a write failed, 130 when the mixing was interrupted)."""
+    model.cpu()
+    corpus = CorpusInfo.from_text(text)
+    if write_outputs([("model", args.out, lambda: save(args.out, model, vocab, corpus=corpus))]):
+        _rescue(args.out, model, vocab, corpus)
+        return 1
+    if not args.mix_ngram or interrupted:
+        return 0
+    try:
+        mixture = _mix(model, vocab, text, args.ngram_order)
+    except KeyboardInterrupt:
+        print(
+            f"nnkit: interrupted while fitting the n-gram mixture; {args.out} holds the "
+            "trained model without it",
+            file=sys.stderr,
+        )
+        return 130
+    written = ("model with its n-gram mixture", args.out)
+    if write_outputs([(*written, lambda: save(args.out, mixture, vocab, corpus=corpus))]):
+        _rescue(args.out, mixture, vocab, corpus)
+        return 1
+    return 0
 
 
 def _mix(model: CharRNN, vocab: Vocab, text: str, order: int | None) -> NgramMixture:
@@ -272,6 +295,11 @@ def run_eval(args: argparse.Namespace) -> int:
         models.append((f"mixture with the {saved.mixture.ngram.n}-gram", saved.mixture))
     for name, model in models:
         score = bits_per_char(model, saved.vocab, text, device=args.device)
+        if not math.isfinite(score):
+            raise CheckpointError(
+                f"{args.model}: its {name} scores {score} bits/char on this text; the model "
+                "is damaged or diverged"
+            )
         line = f"{name}: {score:.4f} bits/char"
         if args.dynamic:
             dynamic = bits_per_char(

@@ -12,6 +12,7 @@ from .mnist import (
     find_mnist_files,
     load_mnist,
     load_mnist_sample,
+    mnist_paths,
 )
 from .sources import (
     Batch,
@@ -43,6 +44,7 @@ __all__ = [
     "load_mnist",
     "load_mnist_sample",
     "make_source",
+    "mnist_paths",
     "read_idx",
     "read_idx_bytes",
     "split_validation",

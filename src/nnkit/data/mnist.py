@@ -29,6 +29,7 @@ __all__ = [
     "find_mnist_files",
     "load_mnist",
     "load_mnist_sample",
+    "mnist_paths",
 ]
 
 #: (split, kind) -> the official file name, uncompressed.
@@ -98,6 +99,18 @@ class FileStatus:
 def _candidates(root: Path, name: str) -> list[Path]:
     folders = [root / "MNIST" / "raw", root]
     return [folder / f"{name}{ext}" for folder in folders for ext in ("", ".gz")]
+
+
+def mnist_paths(root: str | os.PathLike[str]) -> list[Path]:
+    """Every path :func:`load_mnist` may read in ``root`` (found or not), for a caller that
+    must not write over any of them.
+
+    Examples
+    --------
+    >>> [p.as_posix() for p in mnist_paths("data")][:2]
+    ['data/MNIST/raw/train-images-idx3-ubyte', 'data/MNIST/raw/train-images-idx3-ubyte.gz']
+    """
+    return [p for name in MNIST_FILES.values() for p in _candidates(Path(root), name)]
 
 
 def _locate(root: Path, name: str) -> Path | None:

@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._memory import FLOAT_BYTES, check_fits
 from ..errors import InvalidArgumentError
 from ._recurrence import linear_recurrence
 
-__all__ = ["CELLS", "CellName", "CharRNN", "SeedCell", "State"]
+__all__ = ["CELLS", "SIZE_LIMITS", "CellName", "CharRNN", "SeedCell", "State", "parameter_count"]
 
 CellName: TypeAlias = Literal["gru", "lstm", "rnn", "seed"]
 CELLS: tuple[str, ...] = get_args(CellName)
@@ -54,6 +55,43 @@ class SeedCell(nn.Module):
         x_to_o = F.embedding(ids, self.i2o.weight[:, :V].t().contiguous())
         out = x_to_o + previous @ self.i2o.weight[:, V:].t() + self.i2o.bias
         return self.softmax(out), h
+
+
+#: The largest value each size of a :class:`CharRNN` may take (the vocabulary: every Unicode
+#: code point and the unknown character).
+SIZE_LIMITS = {
+    "vocab_size": 0x110001,
+    "hidden_size": 65536,
+    "num_layers": 128,
+    "embedding_dim": 65536,
+}
+
+
+def parameter_count(
+    vocab_size: int,
+    *,
+    cell: CellName = "gru",
+    hidden_size: int = 256,
+    num_layers: int = 2,
+    embedding_dim: int = 64,
+) -> int:
+    """The number of parameters of ``CharRNN(vocab_size, ...)``, computed without building it.
+
+    Examples
+    --------
+    >>> parameter_count(80, hidden_size=32, num_layers=1) == sum(
+    ...     p.numel() for p in CharRNN(80, hidden_size=32, num_layers=1).parameters())
+    True
+    """
+    v, h = vocab_size, hidden_size
+    if cell == "seed":
+        return (v + h) * h + h + (v + h) * v + v
+    gates = {"gru": 3, "lstm": 4, "rnn": 1}[cell]
+    layers = sum(
+        gates * h * ((embedding_dim if i == 0 else h) + h) + 2 * gates * h
+        for i in range(num_layers)
+    )
+    return v * embedding_dim + layers + h * v + v
 
 
 class CharRNN(nn.Module):
@@ -117,9 +155,11 @@ class CharRNN(nn.Module):
             ("num_layers", num_layers),
             ("embedding_dim", embedding_dim),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            high = SIZE_LIMITS[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise InvalidArgumentError(
-                    f"CharRNN {name} must be a positive integer, got {value!r}", parameter=name
+                    f"CharRNN {name} must be an integer in [1, {high}], got {value!r}",
+                    parameter=name,
                 )
         if cell not in CELLS:
             raise InvalidArgumentError(
@@ -128,6 +168,21 @@ class CharRNN(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise InvalidArgumentError(
                 f"dropout must be in [0, 1), got {dropout!r}", parameter="dropout"
+            )
+        if torch.empty(0).device.type != "meta":  # a skeleton of shapes allocates nothing
+            count = parameter_count(
+                vocab_size,
+                cell=cell,
+                hidden_size=hidden_size,
+                num_layers=num_layers,
+                embedding_dim=embedding_dim,
+            )
+            check_fits(
+                count * FLOAT_BYTES,
+                f"a CharRNN of {count:,} parameters (hidden_size {hidden_size}, "
+                f"num_layers {num_layers})",
+                "hidden_size",
+                "use a smaller hidden_size or num_layers",
             )
         self.vocab_size = vocab_size
         self.cell = cell

@@ -32,6 +32,10 @@ DEFAULT_LR_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, 1, 
 OptimizerArg = OptimizerName | type[torch.optim.Optimizer]
 
 
+#: The most steps a trajectory may take (its points and values are kept in memory).
+MAX_STEPS = 1_000_000
+
+
 def _optimizer_name(optimizer: OptimizerArg) -> str:
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZER_NAMES:
@@ -113,9 +117,9 @@ def trace(
     """
     name = _optimizer_name(optimizer)
     surface = get_surface(fn)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise InvalidArgumentError(
-            f"steps must be a positive integer, got {steps!r}", parameter="steps"
+            f"steps must be an integer in [1, {MAX_STEPS:,}], got {steps!r}", parameter="steps"
         )
     if not isinstance(lr, int | float) or not lr > 0 or not math.isfinite(lr):
         raise InvalidArgumentError(f"lr must be a positive number, got {lr!r}", parameter="lr")

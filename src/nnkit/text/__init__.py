@@ -5,7 +5,7 @@ from ._scoring import DYNAMIC_LR, SEGMENT_LEN
 from .corpus import CorpusInfo
 from .dataset import CharDataset, read_text, split_text
 from .evaluation import VAL_STREAMS, CharScores, TextLoss, bits_per_char, char_scores, loss_for
-from .generate import generate
+from .generate import MAX_GENERATE_LENGTH, generate
 from .mixture import ContextGate, NgramMixture
 from .mixture_fit import fit_mixture, mix_ngram
 from .ngram import KneserNey, best_ngram, ngram_bits_per_char
@@ -16,6 +16,7 @@ from .vocab import Vocab
 
 __all__ = [
     "DYNAMIC_LR",
+    "MAX_GENERATE_LENGTH",
     "SEGMENT_LEN",
     "VAL_STREAMS",
     "CarryState",

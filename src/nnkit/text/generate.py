@@ -6,12 +6,15 @@ import torch
 from torch import nn
 
 from .._device import resolve_device
-from .._validate import non_negative_float, non_negative_int, positive_int
+from .._validate import non_negative_float, non_negative_int, positive_int, seed_value
 from ..errors import InvalidArgumentError
 from .mixture import NgramMixture
 from .vocab import Vocab
 
-__all__ = ["generate"]
+__all__ = ["MAX_GENERATE_LENGTH", "generate"]
+
+#: The most characters one call generates (one model step each: hours on a CPU).
+MAX_GENERATE_LENGTH = 10_000_000
 
 
 @torch.no_grad()
@@ -85,9 +88,16 @@ def generate(
     else:
         net = model
     non_negative_int(length, "length")
+    if length > MAX_GENERATE_LENGTH:
+        raise InvalidArgumentError(
+            f"length must be at most {MAX_GENERATE_LENGTH:,} characters, got {length:,}",
+            parameter="length",
+        )
     non_negative_float(temperature, "temperature")
     if top_k is not None:
         positive_int(top_k, "top_k")
+    if seed is not None:
+        seed_value(seed)
     dev = resolve_device(device) if device is not None else next(net.parameters()).device
     was_training = net.training
     net.eval()
@@ -105,12 +115,19 @@ def generate(
             if mixture is not None:  # log-probabilities of the mixture, as scores
                 history = start + vocab.decode(out[-mixture.ngram.n :])
                 last = mixture.probs(last, history).log().to(dev)
+            if last.isnan().any():
+                raise InvalidArgumentError(
+                    "the model's scores are NaN (its weights hold NaN or infinite values, "
+                    "or its input does); it cannot generate text",
+                    parameter="model",
+                )
             if temperature == 0:
                 choice = int(last.argmax())
             else:
-                # shifted so the largest score is 0: any temperature > 0, however small,
-                # then gives finite scores (-inf only for impossible characters)
-                scaled = (last.float() - last.float().max()) / temperature
+                # shifted so the largest score is 0 and divided in float64: any temperature
+                # > 0, down to the smallest float, then gives scores in [-inf, 0] with the
+                # most likely character at 0 (-inf only for characters out of reach)
+                scaled = (last.double() - last.double().max()) / temperature
                 if top_k is not None and top_k < scaled.numel():
                     kth = torch.topk(scaled, top_k).values[-1]
                     scaled = scaled.masked_fill(scaled < kth, float("-inf"))

@@ -144,7 +144,7 @@ def load_file(
         weights = dict(state["state_dict"])
         vocab = Vocab.from_dict(state["vocab"])
         vocab_size = config.pop("vocab_size")
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: not a complete character model file ({exc})") from None
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated
@@ -157,7 +157,16 @@ def load_file(
             f"{len(vocab)}"
         )
     _check_shapes(path, skeleton, weights)
-    model = CharRNN(vocab_size, **config)
+    broken = [k for k, v in weights.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise CheckpointError(
+            f"{path}: weights {broken[0]} hold NaN or infinite values (a training run that "
+            "diverged, or a damaged file); this model cannot score or generate text"
+        )
+    try:
+        model = CharRNN(vocab_size, **config)  # refused when it does not fit in memory
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: cannot load its model: {exc}") from None
     model.load_state_dict(weights)
     model = model.to(dev).eval()
     corpus = None

@@ -9,7 +9,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .._validate import fail, is_int
+from .._validate import fail, is_int, positive_int
 from ..callbacks import Callback, KeepBest, TrainState
 from ..history import EpochRecord, History
 from ..metrics import BitsPerChar
@@ -187,6 +187,7 @@ def train(
         )
     if patience is not None and (not is_int(patience) or patience < 1):
         raise fail("patience", f"patience must be a positive integer or None, got {patience!r}")
+    positive_int(seq_len, "seq_len")
     dev = (runtime or Runtime()).with_device(device).start(join=False).device  # for the streams
     train_pieces, val_pieces = split_text(text, val_fraction, mode=split)
     train_ids = vocab.encode("".join(train_pieces))

@@ -126,10 +126,14 @@ class Vocab:
         return {"chars": self.chars[1:], "unknown": self.unknown}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Vocab:
+    def from_dict(cls, data: object) -> Vocab:
+        if not isinstance(data, dict):
+            raise DataFormatError(f"not a Vocab dictionary: got a {type(data).__name__}")
         chars, unknown = data.get("chars"), data.get("unknown", "\ufffd")
         if not isinstance(chars, list) or not isinstance(unknown, str):
             raise DataFormatError("not a Vocab dictionary: needs 'chars' (a list) and 'unknown'")
+        if not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise DataFormatError("not a Vocab dictionary: 'chars' must be single characters")
         return cls(chars, unknown=unknown)
 
     def save(self, path: str | os.PathLike[str]) -> None:
