@@ -23,12 +23,13 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_version_and_help() -> None:
-    result = run("--version")
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run("--version")  # one real process: the command starts as a user starts it
     assert result.returncode == 0 and result.stdout.strip() == f"nnkit {nnkit.__version__}"
     for args in ([], ["data"], ["data", "info"], ["mnist"], ["summary"]):
-        helped = run(*args, "--help")
-        assert helped.returncode == 0 and "usage: nnkit" in helped.stdout
+        with pytest.raises(SystemExit) as exited:
+            main([*args, "--help"])
+        assert exited.value.code == 0 and "usage: nnkit" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -41,11 +42,14 @@ def test_version_and_help() -> None:
         (["summary", "--depth", "0"], "invalid choice: 0"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(args: list[str], match: str) -> None:
-    result = run(*args)
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and match in result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_arguments_exit_2_with_one_line(
+    args: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:  # argparse's own errors end the process
+        main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and match in err and "Traceback" not in err
 
 
 def test_semantic_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -159,10 +163,11 @@ def test_optim_writes_figure_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "adadelta" in capsys.readouterr().out
 
 
-def test_optim_bad_arguments() -> None:
-    assert run("optim", "--out", "x.png", "--lr", "fast").returncode == 2
-    assert run("optim", "--out", "x.png", "--fn", "banana").returncode == 2
-    assert run("optim").returncode == 2
+def test_optim_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["--out", "x.png", "--lr", "fast"], ["--out", "x.png", "--fn", "banana"], []):
+        with pytest.raises(SystemExit) as exited:
+            main(["optim", *args])
+        assert exited.value.code == 2 and capsys.readouterr().err.count("\n") == 1
 
 
 def test_text_train_generate_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -257,7 +262,9 @@ def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     bad.write_bytes("吾輩は猫".encode("shift_jis"))
     assert main(["text", "train", str(bad), "--out", str(tmp_path / "m.pt")]) == 1
     assert "is not UTF-8 text" in capsys.readouterr().err
-    assert run("text", "train", "x.txt").returncode == 2  # --out is required
+    with pytest.raises(SystemExit) as exited:
+        main(["text", "train", "x.txt"])  # --out is required
+    assert exited.value.code == 2 and "--out" in capsys.readouterr().err
     out = str(tmp_path / "m.pt")
     good = tmp_path / "good.txt"
     good.write_text("今日は晴れです。" * 100, encoding="utf-8")
