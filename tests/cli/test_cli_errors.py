@@ -256,6 +256,13 @@ def test_mnist_help_is_true() -> None:
     assert "--full" not in helped and "--data" in helped and "$NNKIT_DATA" in helped
 
 
+def _default_sigint() -> None:
+    """In the child, before it starts: Ctrl-C as a terminal delivers it. A test run from a
+    shell's background job (``pytest &``) inherits SIGINT ignored, and Python then keeps it
+    ignored, so the signal these tests send would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_one_ctrl_c_stops_the_whole_comparison_and_keeps_what_finished(tmp_path: Path) -> None:
     out = tmp_path / "h.json"
@@ -264,8 +271,9 @@ def test_one_ctrl_c_stops_the_whole_comparison_and_keeps_what_finished(tmp_path:
     command = [sys.executable, "-m", "nnkit", "mnist", "--depth", "1", "2", "3", "--epochs",
                "200", "--json", str(out), "--device", "cpu"]  # fmt: skip
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_default_sigint,
+    )  # fmt: skip
     assert process.stderr is not None
     seen, deadline = b"", time.monotonic() + 300
     while b"epoch 1/200" not in seen and time.monotonic() < deadline:  # depth 1 is training
@@ -303,7 +311,10 @@ def test_ctrl_c_while_the_command_starts_exits_130_with_one_line(
                ["-m", "nnkit"]), "text", "train", str(files["corpus"]), "--out",
                str(tmp_path / "m.pt"), "--epochs", "1000", "--quiet"]  # fmt: skip
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint,
+    )  # fmt: skip
     deadline = started + 60
     while not _handles_sigint(process.pid) and time.monotonic() < deadline:
         time.sleep(0.005)  # the interpreter itself is starting (slow on a busy machine)
