@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._validate import int_in, positive_float
+from ._validate import at_most, positive_float, positive_int
 
 #: The most epochs and optimizer steps a run may be given (declared ranges: a count beyond them
 #: is a typo, not a plan).
@@ -36,9 +36,9 @@ class Budget:
     ) -> Budget:
         """Validate the three budgets; none given means one epoch."""
         if epochs is not None:
-            epochs = int_in(epochs, "epochs", 1, MAX_EPOCHS)
+            epochs = at_most(positive_int(epochs, "epochs"), "epochs", MAX_EPOCHS)
         if max_steps is not None:
-            max_steps = int_in(max_steps, "max_steps", 1, MAX_STEPS)
+            max_steps = at_most(positive_int(max_steps, "max_steps"), "max_steps", MAX_STEPS)
         if max_seconds is not None:
             max_seconds = positive_float(max_seconds, "max_seconds")
         if epochs is None and max_steps is None and max_seconds is None:

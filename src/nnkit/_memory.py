@@ -40,12 +40,12 @@ def available_bytes(device: torch.device | None = None) -> int | None:
 
 def size_words(nbytes: float) -> str:
     """``nbytes`` in words: ``'1.5 GiB'``."""
-    value = float(nbytes)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if value < 1024 or unit == "PiB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.3g} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    if nbytes < 1024:
+        return f"{nbytes:.0f} bytes"
+    value, units = nbytes / 1024, ["KiB", "MiB", "GiB", "TiB", "PiB"]
+    while value >= 1024 and units[1:]:
+        value, units = value / 1024, units[1:]
+    return f"{value:.3g} {units[0]}"
 
 
 def check_fits(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validate import fail
+from ._validate import fail, one_line
 from .errors import InvalidArgumentError
 
 #: Words of PyTorch's messages for data of the wrong dtype or shape (any other error of the
@@ -66,12 +66,11 @@ def first_batch_error(
     """The error to raise for ``exc``, raised by the first training step on inputs ``x`` and
     targets ``y``, when it is a dtype or shape mismatch: what both sides are, what PyTorch
     said (one line) and the fix. None for any other error (raise ``exc`` itself)."""
-    said = " ".join(str(exc).split())
+    said = one_line(exc)
     dtype_words = any(w in said for w in _DTYPE_WORDS)
     shape_words = any(w in said for w in _SHAPE_WORDS)
     if not (dtype_words or shape_words):
         return None
-    said = said if len(said) <= 240 else said[:237] + "..."
     weights = _weights(model)
     sides = f"inputs {_describe(x)}, targets {_describe(y)}"
     if weights is not None:

@@ -36,9 +36,9 @@ from ._resume import (
     settings_differences,
 )
 from ._scheduling import LRDriver
-from ._step import StepWindow, groups, log_line, steps_per_epoch, train_step
+from ._step import Micro, StepResult, StepWindow, groups, log_line, steps_per_epoch, train_step
 from ._stop import PRECEDENCE, stop_reason
-from ._validate import fail
+from ._validate import fail, one_line
 from .callbacks.base import Counters, TrainState
 from .data.sources import BatchSource, DataLike, make_source
 from .data.split import split_validation
@@ -232,10 +232,8 @@ class Run:
             set_rng_state(state["rng"], self.rt.device)
             records = History.from_dict(state["history"]).records
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            found = " ".join(str(exc).split())  # torch's message spans lines: one line here
-            found = found if len(found) <= 300 else found[:297] + "..."
             raise CheckpointError(
-                f"checkpoint {path} does not match this model/optimizer/data: {found}"
+                f"checkpoint {path} does not match this model/optimizer/data: {one_line(exc, 300)}"
             ) from exc
         self.history.records.extend(records)
         self.epochs_done = int(state["epoch"])
@@ -297,26 +295,7 @@ class Run:
                 self.driver.before_step(self.budget.spent(c.global_step, self.clock(), epoch - 1))
                 if index == 0:
                     lr = float(self.optimizer.param_groups[0]["lr"])
-                try:
-                    result = train_step(
-                        self.forward_model,
-                        self.optimizer,
-                        micro,
-                        loss_fn=cfg.loss_fn,
-                        rt=rt,
-                        scaler=self.scaler,
-                        grad_clip=cfg.grad_clip,
-                        closure_based=self.closure_based,
-                    )
-                except NnkitError:
-                    raise
-                except (RuntimeError, TypeError, ValueError) as exc:
-                    named = None
-                    if c.global_step == self.first_step and not timed_out(exc):
-                        named = first_batch_error(exc, self.model, micro[0].x, micro[0].y)
-                    if named is None:
-                        raise
-                    raise named from exc
+                result = self._step(micro)
                 self.driver.after_step()
                 c.global_step += 1
                 for loss, out, y in result.batches:
@@ -358,6 +337,29 @@ class Run:
         if samples == 0:
             raise fail("data", f"the training data yielded no batches in epoch {epoch}")
         return EpochResult(mean, accuracy, samples, lr, seconds, extra.reduce(rt.dist))
+
+    def _step(self, micro: list[Micro]) -> StepResult:
+        """One optimizer step; the first step's error, when the data does not fit the model,
+        in nnkit's words (:func:`~nnkit._mismatch.first_batch_error`)."""
+        try:
+            return train_step(
+                self.forward_model,
+                self.optimizer,
+                micro,
+                loss_fn=self.cfg.loss_fn,
+                rt=self.rt,
+                scaler=self.scaler,
+                grad_clip=self.cfg.grad_clip,
+                closure_based=self.closure_based,
+            )
+        except NnkitError:
+            raise
+        except (RuntimeError, TypeError, ValueError) as exc:
+            first = self.counters.global_step == self.first_step and not timed_out(exc)
+            named = first_batch_error(exc, self.model, micro[0].x, micro[0].y) if first else None
+            if named is None:
+                raise
+            raise named from exc
 
     def evaluate(self) -> Evaluation | None:
         """The validation data's loss, accuracy and metrics (None without validation data)."""

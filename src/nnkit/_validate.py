@@ -21,6 +21,13 @@ def _label(name: str, what: str) -> str:
     return f"{what} {name}" if what else name
 
 
+def one_line(exc: BaseException, limit: int = 240) -> str:
+    """``exc``'s message on one line (PyTorch's span several) of at most ``limit`` characters,
+    for an nnkit error that quotes it."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def fail(name: str, message: str) -> InvalidArgumentError:
     """An :class:`InvalidArgumentError` for parameter ``name`` (to ``raise``)."""
     return InvalidArgumentError(message, parameter=name)
@@ -45,13 +52,9 @@ def non_negative_int(value: object, name: str, *, what: str = "") -> int:
     return int(value)
 
 
-def int_in(value: object, name: str, low: int, high: int, *, what: str = "") -> int:
-    """An ``int`` in ``[low, high]`` with ``low`` 0 or 1 (a declared range, so that no size or
-    count is beyond what the machine can do)."""
-    if low not in (0, 1):
-        raise ValueError(f"int_in takes low 0 or 1, got {low}")
-    check = positive_int if low == 1 else non_negative_int
-    number = check(value, name, what=what)
+def at_most(number: int, name: str, high: int, *, what: str = "") -> int:
+    """``number`` (already checked to be an ``int``), when it is at most ``high``: a declared
+    upper bound, so that no size or count is beyond what the machine can do."""
     if number > high:
         raise fail(name, f"{_label(name, what)} must be at most {high:,}, got {number:,}")
     return number

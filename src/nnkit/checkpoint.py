@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from ._atomic import atomic_write_bytes
+from ._validate import one_line
 from .errors import CheckpointError
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
@@ -63,12 +64,6 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
     return target
 
 
-def _first_line(exc: BaseException, limit: int = 160) -> str:
-    line = next((part.strip() for part in str(exc).splitlines() if part.strip()), "")
-    line = line or type(exc).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _read(source: Path | io.BytesIO, name: Path, map_location: Any) -> Any:
     """``torch.load(weights_only=True)``, with its errors as one line naming the file."""
     try:
@@ -85,7 +80,7 @@ def _read(source: Path | io.BytesIO, name: Path, map_location: Any) -> Any:
     except Exception as exc:  # torch raises many types for damaged or foreign files
         raise CheckpointError(
             f"cannot read {name}: it is damaged, truncated or not a PyTorch file "
-            f"({_first_line(exc)})"
+            f"({one_line(exc, 160)})"
         ) from exc
 
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .._budget import MAX_EPOCHS
+from .._budget import Budget
 from .._progress import resolve_progress
-from .._validate import boolean, fail, int_in, non_negative_int, positive_int
+from .._validate import at_most, boolean, fail, non_negative_int, positive_int
 from ..data import DataLike, load_mnist_sample
 from ..history import History
 from ..models import MnistCNN
@@ -296,7 +296,7 @@ def matched_channels(depth: int, params: int | None = None) -> tuple[int, ...]:
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        return list(range(int_in(seeds, "seeds", 1, MAX_SEEDS)))
+        return list(range(at_most(positive_int(seeds, "seeds"), "seeds", MAX_SEEDS)))
     if not isinstance(seeds, Sequence) or not seeds:
         raise fail("seeds", f"seeds must be a positive count or a list of seeds, got {seeds!r}")
     chosen = [non_negative_int(s, "seeds") for s in seeds]
@@ -395,8 +395,7 @@ def compare_depths(
     if len(set(depths)) != len(depths):
         raise fail("depths", f"depths must be distinct, got {list(depths)!r}")
     seed_list = _seed_list(seeds)
-    if epochs is not None:  # before the first run starts (and says so)
-        int_in(epochs, "epochs", 1, MAX_EPOCHS)
+    Budget.of(epochs, None, None)  # the budget's own check, before the first run says it starts
     boolean(match_params, "match_params")
     if "seed" in fit_kwargs:
         raise fail("seed", "compare_depths takes seeds=N or seeds=[...], not seed=")
