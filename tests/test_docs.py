@@ -51,3 +51,14 @@ def test_blocks_pass_mypy_strict(tmp_path: Path) -> None:
     cache = ROOT / ".mypy_cache"
     stdout, stderr, status = mypy_api.run(["--strict", "--cache-dir", str(cache), *map(str, files)])
     assert status == 0, stdout + stderr
+
+
+def test_no_guide_example_reads_inside_the_checkout() -> None:
+    """The pages' doctests run from a folder outside the checkout (``docs/conftest.py``), so a
+    path into the repository would fail there; this names the line if one is written."""
+    inside = re.compile(r"\.\./|shared/data|docs/_static|\bsrc/nnkit|benchmarks/|tests/")
+    for page in sorted((ROOT / "docs").glob("*.rst")):
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.lstrip().startswith((">>>", "...")):
+                assert not inside.search(line), f"{page.name}:{number}: {line}"
+    assert "monkeypatch.chdir(tmp_path)" in (ROOT / "docs" / "conftest.py").read_text()

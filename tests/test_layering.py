@@ -51,6 +51,8 @@ FLOORS: dict[str, int] = {
     "nnkit._atomic": 1,
     "nnkit._device": 1,
     "nnkit._memory": 1,
+    "nnkit._op_count": 1,
+    "nnkit._about": 1,
     "nnkit": 1,
 }
 

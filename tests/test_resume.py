@@ -22,7 +22,7 @@ from ._resume_worker import KILL_EPOCH, KINDS
 
 WORKER = Path(__file__).with_name("_resume_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = {"seconds", "samples_per_second"}
+TIMING = {"seconds", "samples_per_second", "val_seconds"}
 
 
 def worker(kind: str, out: Path, mode: str) -> subprocess.CompletedProcess[str]:

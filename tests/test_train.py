@@ -597,6 +597,12 @@ def test_max_steps_ends_mid_epoch_and_the_partial_epoch_is_recorded() -> None:
     assert steps.seen == [(1, 1, 1), (1, 2, 2), (1, 3, 3), (1, 4, 4), (2, 1, 5), (2, 2, 6)]
     assert history.stop_reason == "max_steps" and len(history) == 2
     assert history.records[-1].samples_per_second > 0  # two batches of 16 trained
+    # each record says how far its epoch got: the second stopped after 2 of its 4 steps
+    assert [(r.steps, r.planned_steps) for r in history] == [(4, 4), (2, 4)]
+    assert all(r.val_seconds == 0.0 for r in history)  # no validation data
+    validated = fit(mlp(), blobs(64), val=blobs(32), epochs=1, batch_size=16, device="cpu",
+                    progress=False)  # fmt: skip
+    assert validated.last.val_seconds > 0 and validated.last.seconds > 0
     # whichever budget ends first: two epochs of four steps end before 100 steps
     both = fit(mlp(), blobs(64), epochs=2, max_steps=100, batch_size=16, device="cpu",
                progress=False)  # fmt: skip

@@ -8,6 +8,11 @@ force before the heavy imports start.
 from __future__ import annotations
 
 import sys
+import time
+
+#: When the command started (as close to the interpreter's start as nnkit can see), for the
+#: time reports of long commands.
+STARTED = time.perf_counter()
 
 
 def main() -> int:
@@ -17,4 +22,4 @@ def main() -> int:
     except KeyboardInterrupt:
         print("nnkit: interrupted", file=sys.stderr)
         return 130
-    return cli_main()
+    return cli_main(started=STARTED)

@@ -74,6 +74,8 @@ class EpochResult:
     lr: float
     seconds: float
     metrics: dict[str, float]
+    steps: int
+    planned_steps: int | None
 
 
 def agree(reason: StopReason | None, dist: DistContext | None) -> StopReason | None:
@@ -154,6 +156,7 @@ class Run:
             cfg.progress if self.rt.is_main_process else "off", cfg.budget.epochs
         )
         self.epochs_done = 0
+        self.val_seconds = 0.0  # the last validation pass
         self.first_step = 0  # the global step this call starts at (a resumed run's is later)
         self.clock = Clock()
         self.forward_model: nn.Module = model
@@ -336,7 +339,9 @@ class Run:
         mean, accuracy, _, samples = totals.summary(rt.dist)
         if samples == 0:
             raise fail("data", f"the training data yielded no batches in epoch {epoch}")
-        return EpochResult(mean, accuracy, samples, lr, seconds, extra.reduce(rt.dist))
+        planned = self.budget.steps_per_epoch or None
+        return EpochResult(mean, accuracy, samples, lr, seconds, extra.reduce(rt.dist), c.step,
+                           planned)  # fmt: skip
 
     def _step(self, micro: list[Micro]) -> StepResult:
         """One optimizer step; the first step's error, when the data does not fit the model,
@@ -364,10 +369,14 @@ class Run:
     def evaluate(self) -> Evaluation | None:
         """The validation data's loss, accuracy and metrics (None without validation data)."""
         if "val" not in self.sources:
+            self.val_seconds = 0.0
             return None
-        return evaluate_source(
+        started = time.perf_counter()
+        evaluation = evaluate_source(
             self.forward_model, self.sources["val"], self.cfg.loss_fn, self.rt, self.cfg.metrics
         )
+        self.val_seconds = time.perf_counter() - started
+        return evaluation
 
     def end_epoch(self, result: EpochResult, evaluation: Evaluation | None) -> EpochRecord:
         """Record the epoch; let the schedule, the callbacks and the display see it."""
@@ -386,6 +395,9 @@ class Run:
                 result.samples / result.seconds if result.seconds > 0 else math.inf
             ),
             extra=extra,
+            steps=result.steps,
+            planned_steps=result.planned_steps,
+            val_seconds=self.val_seconds if evaluation is not None else 0.0,
         )
         self.history.append(record)
         self.epochs_done = record.epoch

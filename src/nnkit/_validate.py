@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from typing import TypeVar
+from typing import TypeGuard, TypeVar
 
 from .errors import InvalidArgumentError
 
@@ -33,7 +33,7 @@ def fail(name: str, message: str) -> InvalidArgumentError:
     return InvalidArgumentError(message, parameter=name)
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """True for a real integer (``bool`` is not one here)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -62,7 +62,7 @@ def at_most(number: int, name: str, high: int, *, what: str = "") -> int:
 
 def seed_value(value: object, name: str = "seed") -> int:
     """A seed: an ``int`` in ``[0, 2**32)`` (NumPy's limit, the strictest of the generators)."""
-    if is_int(value) and int(value) >= 2**32:  # type: ignore[call-overload]
+    if is_int(value) and value >= 2**32:
         raise fail(name, f"{name} must be below 2**32 (NumPy's limit), got {value}")
     return non_negative_int(value, name)
 

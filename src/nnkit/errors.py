@@ -21,6 +21,7 @@ __all__ = [
     "MissingDependencyError",
     "NnkitError",
     "TrainingDivergedError",
+    "VocabularyMismatchError",
 ]
 
 
@@ -67,8 +68,21 @@ class ChecksumError(DataFormatError):
     """A file's SHA-256 digest differs from the published one."""
 
 
+class VocabularyMismatchError(NnkitError, ValueError):
+    """A text lies largely outside a model's vocabulary, so its score would say little."""
+
+
 class DataNotFoundError(NnkitError, FileNotFoundError):
-    """Data files were looked for and not found."""
+    """Data files were looked for and not found.
+
+    ``missing`` names the first file not found and ``looked`` the paths tried for it, so that a
+    front end (the CLI) can word its own advice.
+    """
+
+    def __init__(self, message: str, *, missing: str = "", looked: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.looked = looked
 
 
 class DownloadError(NnkitError, OSError):

@@ -40,7 +40,9 @@ class EpochRecord:
     a character model). The ``val_`` fields are None when no validation data was given;
     accuracies are None when the task is not classification. ``extra`` holds any further
     metrics, ``train_<name>`` and ``val_<name>`` (for example ``val_bpc``, validation bits per
-    character).
+    character). ``seconds`` is the training pass alone and ``val_seconds`` the validation pass;
+    ``steps`` counts the optimizer steps taken, and ``planned_steps`` those of a full epoch
+    (None when the data's length is unknown), so an epoch a budget cut short says so.
     """
 
     epoch: int
@@ -52,6 +54,9 @@ class EpochRecord:
     seconds: float = 0.0
     samples_per_second: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+    steps: int = 0
+    planned_steps: int | None = None
+    val_seconds: float = 0.0
 
     def get(self, name: str) -> float | None:
         """A metric by name, looking in the fixed fields first, then in ``extra``."""

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,11 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     result = run("--version")  # one real process: the command starts as a user starts it
-    assert result.returncode == 0 and result.stdout.strip() == f"nnkit {nnkit.__version__}"
+    source = Path(nnkit.__file__).resolve().parents[2]  # the checkout of this editable install
+    assert result.returncode == 0 and result.stdout == (
+        f"nnkit {nnkit.__version__} from {source} (editable install); not the unrelated "
+        "'nnkit' of the Python package index\n"
+    )
     for args in ([], ["data"], ["data", "info"], ["mnist"], ["summary"]):
         with pytest.raises(SystemExit) as exited:
             main([*args, "--help"])
@@ -62,21 +67,60 @@ def test_semantic_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> Non
     assert "argument --seeds: seeds must be a positive integer, got 0" in capsys.readouterr().err
 
 
-def test_missing_data_folder_is_a_one_line_failure(
+def test_missing_data_folder_is_a_one_line_failure_in_the_cli_s_words(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["mnist", "--data", str(tmp_path), "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("nnkit: error: MNIST file") and err.count("\n") == 1
+    assert err == (
+        f"nnkit: error: --data {tmp_path}: MNIST file train-images-idx3-ubyte not found (looked "
+        f"in {tmp_path}/MNIST/raw/train-images-idx3-ubyte, {tmp_path}/train-images-idx3-ubyte); "
+        "pass --data a folder holding the four MNIST files (MNIST/raw/ inside it, or the folder "
+        "itself; plain or gzipped), or leave out --data to train on the embedded sample\n"
+    )
+    assert "=" not in err  # no root=FOLDER or download=True: those are Python arguments
 
 
 def test_data_info_without_and_with_data(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["data", "info", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
+    assert out.startswith(f"MNIST folder: {tmp_path} (--root)\n")
     assert "train-images-idx3-ubyte" in out and "missing" in out
     assert "10,000 training and 2,000 test images" in out
+    assert out.rstrip().endswith(
+        "full MNIST not found: copy the four MNIST files into a folder (MNIST/raw/ inside it, "
+        "or the folder itself; plain or gzipped) and pass --root DIR or set NNKIT_DATA=DIR"
+    )
+    monkeypatch.setenv("NNKIT_DATA", str(tmp_path))
+    assert main(["data", "info"]) == 0
+    assert capsys.readouterr().out.startswith(f"MNIST folder: {tmp_path} (from $NNKIT_DATA)\n")
+    monkeypatch.delenv("NNKIT_DATA")
+    assert main(["data", "info"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("/nnkit (the user cache; NNKIT_DATA is not set)")
+
+
+def test_help_texts_are_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["mnist"], ["data"], ["data", "info"], ["text", "eval"], ["summary"]):
+        with pytest.raises(SystemExit):
+            main([*args, "--help"])
+        out = capsys.readouterr().out
+        assert "%%" not in out and "``" not in out and ":func:" not in out, args
+    with pytest.raises(SystemExit):
+        main(["mnist", "--help"])
+    assert "95% interval" in capsys.readouterr().out.replace("\n", " ")
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``nnkit ... | head -1``: the pipe closes, the command stops without a word (141, as a
+    tool killed by SIGPIPE reports in a shell)."""
+    command = f"{sys.executable} -m nnkit data info --root {tmp_path}"
+    shell = f"{command} | head -c 1; exit ${{PIPESTATUS[0]}}"
+    result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120,
+                            check=False)  # fmt: skip
+    assert result.stdout == "M" and result.stderr == "" and result.returncode == 141
 
 
 @pytest.mark.mnist
@@ -91,6 +135,8 @@ def test_summary_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summary", "--depth", "2"]) == 0
     out = capsys.readouterr().out
     assert "conv1.weight" in out and "[128, 800]" in out and "total: 116,234 parameters" in out
+    shown = Path(__file__).resolve().parents[2] / "docs" / "_static" / "summary_depth2.txt"
+    assert out == shown.read_text(encoding="utf-8")  # the tutorial shows this very output
     assert main(["summary", "--depth", "3", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["summary"]["total_params"] == sum(r["numel"] for r in payload["parameters"])
@@ -130,8 +176,49 @@ def test_mnist_on_the_sample_end_to_end(tmp_path: Path) -> None:
     notes = run("mnist", "--depth", "2", "--recipe", "notes", "--epochs", "1", "--batch-size",
                 "64", "--device", "cpu", "--quiet")  # fmt: skip
     assert notes.returncode == 0, notes.stderr
-    assert "recipe: notes (with overrides) (epochs=1, batch_size=64, optimizer=adam" in notes.stdout
+    assert (
+        "recipe: notes (with overrides) (epochs=1, batch_size=64, optimizer='adam'" in notes.stdout
+    )
     assert "one seed" not in notes.stdout  # one depth: no pairs
+
+
+def test_mnist_with_chosen_seeds_one_seed_table_and_typed_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "study.json"
+    args = ["mnist", "--depth", "1", "--seeds", "7,", "--epochs", "1", "--quiet", "--json",
+            str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    row = next(line for line in printed.splitlines() if line.lstrip().startswith("1 "))
+    # one seed has no spread: the value alone, no "± 0.00" and no [min, max]
+    assert "±" not in row and re.search(r" 1 +[0-9.]+ +- +[0-9.]+ +[0-9.]+$", row), row
+    assert "device=None" in printed and "optimizer='adam'" in printed
+    study = json.loads(out.read_text())
+    assert study["seeds"] == [7]
+    settings = study["settings"]
+    assert settings["epochs"] == 1 and settings["batch_size"] == 128 and settings["lr"] == 0.008
+    assert settings["device"] is None and settings["optimizer"] == "adam"
+
+
+def test_mnist_seeds_flag_takes_a_count_or_a_list(capsys: pytest.CaptureFixture[str]) -> None:
+    from nnkit.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["mnist", "--seeds", "3"]).seeds == 3
+    assert parse(["mnist", "--seeds", "7,11"]).seeds == [7, 11]
+    assert parse(["mnist", "--seeds", "7,"]).seeds == [7]
+    with pytest.raises(SystemExit) as exited:
+        parse(["mnist", "--seeds", "7,x"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        "nnkit mnist: error: argument --seeds: expected a count N (seeds 0..N-1) or a "
+        "comma-separated list of seeds such as 7,11 (7, for seed 7 alone), got '7,x' "
+        "(see nnkit mnist --help)"
+    )
+    assert main(["mnist", "--seeds", "3,3", "--depth", "1"]) == 2
+    assert "argument --seeds: seeds must be distinct, got [3, 3]" in capsys.readouterr().err
 
 
 def test_mnist_with_an_optimizer_without_momentum_and_its_log(tmp_path: Path) -> None:
@@ -148,7 +235,7 @@ def test_mnist_with_an_optimizer_without_momentum_and_its_log(tmp_path: Path) ->
     assert all(" - val_loss " in line and " - train_loss " in line for line in epochs)
     assert lines == ["run 1/2: depth 1, seed 0", *epochs[:2], "run 2/2: depth 2, seed 0",
                      *epochs[2:]]  # fmt: skip
-    assert "optimizer=adagrad" in result.stdout
+    assert "optimizer='adagrad'" in result.stdout
 
 
 def test_optim_writes_figure_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -199,6 +286,9 @@ def test_text_train_generate_eval(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "epoch 3" in out and "bits/char" in out and model.exists()
+    assert re.search(r"validation: [0-9.]+ bits/char after 3 epochs\n", out), out
+    timing = out.splitlines()[-1]  # where the seconds went, in the order they were spent
+    assert re.fullmatch(r"time: [0-9.]+ s in all: (.*, )?[0-9.]+ s training(, .*)?", timing), timing
     assert (
         main(["text", "generate", str(model), "--start", "今日", "--length", "10", "--seed", "0"])
         == 0
@@ -210,6 +300,29 @@ def test_text_train_generate_eval(tmp_path: Path, capsys: pytest.CaptureFixture[
     expected = f"scoring the validation split of {corpus}, the model's training corpus (130 of"
     assert expected + " 1,280" in out
     assert "neural model: " in out and "mixture" not in out
+    assert "vocabulary: every character is in the model's vocabulary of 10" in out
+    english = tmp_path / "english.txt"
+    english.write_text("It is sunny today. " * 10 + "今日は晴れです。", encoding="utf-8")
+    assert main(["text", "eval", str(model), str(english), "--device", "cpu"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"nnkit: error: {english}: 96.0% of its characters (190) are outside the model's "
+        "vocabulary of 10 and would all score as the unknown character, so the score would "
+        "measure little (at most 5%); score text of the model's own language, or pass --force "
+        "to score it anyway\n"
+    )
+    assert "neural model" not in captured.out
+    assert main(["text", "eval", str(model), str(english), "--force", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"nnkit: warning: {english}: 96.0% of its characters")
+    assert "neural model: " in captured.out
+    mixed = tmp_path / "mostly.txt"
+    mixed.write_text("今日は晴れです。" * 30 + "雨", encoding="utf-8")
+    assert main(["text", "eval", str(model), str(mixed), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "vocabulary: 0.4% of its characters (1) are outside the model's vocabulary of 10; " in out
+    )
     assert main(["text", "generate", str(model), "--start", "雨"]) == 2
     err = capsys.readouterr().err
     assert "argument --start: start character '雨' is not in the vocabulary" in err
@@ -230,8 +343,9 @@ def test_text_mixture_and_what_eval_scores(
     assert main(["text", "eval", str(model), str(corpus), "--dynamic", "--device", "cpu"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"scoring the validation split of {corpus}")
-    assert out[1].startswith("neural model: ") and "with dynamic evaluation" in out[1]
-    assert out[2].startswith("mixture with the 3-gram: ") and "with dynamic" in out[2]
+    assert out[1] == "vocabulary: every character is in the model's vocabulary of 10"
+    assert out[2].startswith("neural model: ") and "with dynamic evaluation" in out[2]
+    assert out[3].startswith("mixture with the 3-gram: ") and "with dynamic" in out[3]
     assert main(["text", "eval", str(model), str(corpus), "--whole", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert f"all of {corpus} (900 characters), the model's training corpus: training" in out
@@ -280,3 +394,31 @@ def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"argument {flag}: " in err and message in err, err
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_text_train_says_how_far_training_got() -> None:
+    from nnkit.cli.text import _how_far
+    from nnkit.history import EpochRecord
+
+    def record(epoch: int, steps: int, planned: int | None = 72) -> EpochRecord:
+        return EpochRecord(epoch, 1.0, steps=steps, planned_steps=planned)
+
+    cut = History([record(1, 20)], stop_reason="max_seconds")
+    assert _how_far(cut) == "20 of 72 steps of epoch 1 (the --minutes budget ran out)"
+    later = History([record(1, 72), record(2, 72), record(3, 5)], stop_reason="max_seconds")
+    assert _how_far(later) == "2 epochs and 5 of 72 steps of epoch 3 (the --minutes budget ran out)"
+    assert _how_far(History([record(1, 72), record(2, 3)], stop_reason="max_seconds")) == (
+        "1 epoch and 3 of 72 steps of epoch 2 (the --minutes budget ran out)"
+    )
+    assert _how_far(History([record(1, 72)], stop_reason="epochs")) == "1 epoch"
+    whole = History([record(1, 72), record(2, 72)], stop_reason="schedule")
+    assert _how_far(whole) == "2 epochs (the validation loss stopped improving)"
+    assert _how_far(History([record(1, 9, None)], stop_reason="epochs")) == "1 epoch"
+
+
+def test_the_time_report_lists_the_phases_in_order_and_adds_up() -> None:
+    from nnkit.cli._common import time_report
+
+    started = time.perf_counter() - 7.5  # a command that has run for 7.5 s
+    line = time_report([("starting", 1.9), ("training", 3.0), ("writing", 0.01)], started)
+    assert re.fullmatch(r"time: 7\.5 s in all: 1\.9 s starting, 3\.0 s training", line), line

@@ -79,11 +79,11 @@ def test_the_recipe_sets_the_training_and_overrides_apply() -> None:
     study = compare_depths((2,), train=small, val=small, recipe="notes", device="cpu",
                            max_steps=3, progress=False)  # fmt: skip
     assert study.epochs == 3 and study.settings["recipe"] == "notes"  # notes: fit's 3 epochs
-    assert study.settings["batch_size"] == "32" and study.runs[2][0].stop_reason == "max_steps"
+    assert study.settings["batch_size"] == 32 and study.runs[2][0].stop_reason == "max_steps"
     fast = compare_depths((2,), train=small, val=small, device="cpu", batch_size=256,
                           progress=False)  # fmt: skip
     assert fast.settings["recipe"] == "fast" and fast.epochs == 2  # the fast recipe's epochs
-    assert fast.settings["batch_size"] == "256"
+    assert fast.settings["batch_size"] == 256
     custom = compare_depths((1,), train=small, val=small, recipe=NOTES_RECIPE, epochs=1,
                             device="cpu", progress=False)  # fmt: skip
     assert custom.settings["recipe"] == "custom" and len(custom.runs[1][0]) == 1

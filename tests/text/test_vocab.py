@@ -68,3 +68,26 @@ def test_json_save_load(tmp_path: Path) -> None:
 def test_bad_input(call: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()  # type: ignore[operator]
+
+
+def test_unknown_share_and_the_coverage_check() -> None:
+    from nnkit.errors import InvalidArgumentError, VocabularyMismatchError
+    from nnkit.models import CharRNN
+    from nnkit.text import MAX_UNKNOWN, bits_per_char, check_coverage
+
+    vocab = Vocab.from_text("abc")
+    assert vocab.unknown_share("") == 0.0
+    assert vocab.unknown_share("abcd") == 0.25
+    assert vocab.unknown_share("ab\ufffd") == pytest.approx(1 / 3)  # the unknown char itself
+    assert MAX_UNKNOWN == 0.05
+    text = "abc" * 30 + "xyz" * 3  # 9 of 99 characters unknown: 9.1%
+    with pytest.raises(VocabularyMismatchError, match=r"^9\.1% of the text's characters \(9 of 99"
+                       r"\) are outside the model's vocabulary of 3 characters"):  # fmt: skip
+        check_coverage(vocab, text)
+    assert check_coverage(vocab, text, 0.1) == pytest.approx(9 / 99)
+    with pytest.raises(InvalidArgumentError, match=r"max_unknown must be a share in \[0, 1\]"):
+        check_coverage(vocab, text, 1.5)
+    model = CharRNN(len(vocab), hidden_size=8, num_layers=1)
+    with pytest.raises(VocabularyMismatchError, match=r"pass max_unknown=1\.0"):
+        bits_per_char(model, vocab, text, device="cpu")
+    assert bits_per_char(model, vocab, text, device="cpu", max_unknown=1.0) > 0

@@ -45,8 +45,9 @@ def scalar_tags(record: EpochRecord) -> dict[str, float]:
 class TensorBoard(Callback):
     """Write every epoch's losses, metrics and learning rate to TensorBoard event files.
 
-    Needs the ``tensorboard`` package (``pip install nnkit[tensorboard]``); it is looked for
-    when the callback is made, before anything trains. The writer is PyTorch's
+    Needs the ``tensorboard`` package (``pip install tensorboard``, or the ``tensorboard``
+    extra of this package: ``pip install ".[tensorboard]"`` from its repository); it is looked
+    for when the callback is made, before anything trains. The writer is PyTorch's
     ``torch.utils.tensorboard.SummaryWriter``; the step of each scalar is the epoch, so a
     resumed run continues the curves. Under torchrun only rank 0 writes. See
     :func:`scalar_tags` for the names.
@@ -71,8 +72,7 @@ class TensorBoard(Callback):
     def __init__(self, log_dir: str | os.PathLike[str] = "runs") -> None:
         if importlib.util.find_spec("tensorboard") is None:
             raise MissingDependencyError(
-                "nnkit.callbacks.TensorBoard needs the tensorboard package: "
-                "pip install 'nnkit[tensorboard]'"
+                "nnkit.callbacks.TensorBoard needs the tensorboard package: pip install tensorboard"
             )
         self.log_dir = os.fspath(log_dir)
         self.written = 0

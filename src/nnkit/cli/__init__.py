@@ -6,10 +6,11 @@ The CLI only parses arguments and calls the library; everything it does is one l
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
+from .._about import version_line
 from .._device import resolve_device
 from ..distributed import teardown
 from ..errors import InvalidArgumentError, NnkitError
@@ -28,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nnkit",
         description="nnkit: the classic first steps of deep learning as library calls.",
     )
-    parser.add_argument("--version", action="version", version=f"nnkit {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="show the version and where it came from"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     sub.required = True
     for command in _COMMANDS:
@@ -36,12 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+class _Version(argparse.Action):
+    """``--version`` on one unwrapped line (argparse's own action wraps it at 80 columns)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_line())
+        parser.exit()
+
+
+def main(argv: Sequence[str] | None = None, *, started: float | None = None) -> int:
     """Run the CLI; returns the exit status: 0 done, 1 a bad file (one line naming it), 2 a bad
-    argument (one line naming the flag), 130 Ctrl-C, at any moment. Anything else is a bug and
-    shows its traceback."""
+    argument (one line naming the flag), 130 Ctrl-C, at any moment, 141 when the reader of the
+    output went away. Anything else is a bug and shows its traceback. ``started`` is the
+    ``time.perf_counter()`` of the process's start, for the time reports (the console script
+    passes it)."""
     try:
         args = build_parser().parse_args(argv)
+        args.command_started = started
         return _run(args)
     except KeyboardInterrupt:
         print("nnkit: interrupted", file=sys.stderr)
@@ -60,7 +74,21 @@ def _run(args: argparse.Namespace) -> int:
     except InvalidArgumentError as exc:
         print(f"nnkit: error: {argument_message(args, exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (nnkit ... | head): stop quietly, as cat does
+        _silence_stdout()
+        return 141
     except (NnkitError, OSError) as exc:  # a bad file, or one that cannot be read or written
         print(f"nnkit: error: {exc}", file=sys.stderr)
         return 1
     return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush finds no closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # a stdout without a descriptor: nothing to do
+        pass
+    finally:
+        os.close(devnull)

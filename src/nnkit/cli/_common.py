@@ -6,6 +6,7 @@ import argparse
 import io
 import os
 import sys
+import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -131,3 +132,12 @@ def say(*parts: object) -> None:
     """Print a result line to stdout (rank 0 only under torchrun)."""
     if is_main_process():
         print(*parts, file=sys.stdout, flush=True)
+
+
+def time_report(phases: Sequence[tuple[str, float]], started: float | None) -> str:
+    """``time: 7.5 s in all: 1.9 s starting Python and PyTorch, 3.1 s training, ...``: where a
+    command's seconds went, the phases in order, each over 0.05 s shown."""
+    now = time.perf_counter()
+    parts = [f"{seconds:.1f} s {what}" for what, seconds in phases if seconds >= 0.05]
+    total = f"{now - started:.1f} s in all" if started is not None else "in the command"
+    return f"time: {total}: " + ", ".join(parts)

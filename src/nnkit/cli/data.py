@@ -1,8 +1,9 @@
-"""``nnkit data info``: where MNIST is looked for, what was found, whether it verifies."""
+"""nnkit data info: where MNIST is looked for, what was found, whether it verifies."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,13 @@ def add_parser(sub: Any) -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     root = args.root if args.root is not None else default_data_root()
-    say(f"MNIST folder: {root}" + ("" if args.root is not None else " (default)"))
+    if args.root is not None:
+        origin = "--root"
+    elif os.environ.get("NNKIT_DATA"):
+        origin = "from $NNKIT_DATA"
+    else:
+        origin = "the user cache; NNKIT_DATA is not set"
+    say(f"MNIST folder: {root} ({origin})")
     statuses = find_mnist_files(root)
     for s in statuses:
         if s.path is None:
@@ -43,7 +50,7 @@ def run_info(args: argparse.Namespace) -> int:
     found = sum(s.path is not None for s in statuses)
     if found == 0:
         say(
-            "full MNIST not found: pass --root DIR, set NNKIT_DATA, "
-            "or use load_mnist(download=True)"
+            "full MNIST not found: copy the four MNIST files into a folder (MNIST/raw/ inside "
+            "it, or the folder itself; plain or gzipped) and pass --root DIR or set NNKIT_DATA=DIR"
         )
     return 1 if any(s.verified is False for s in statuses) else 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..data import load_mnist, load_mnist_sample, mnist_paths
 from ..distributed import DEFAULT_TIMEOUT
+from ..errors import DataNotFoundError
 from ..experiments import compare_depths, depth_table, difference_lines, plot_depth_comparison
 from ..optimizers import OPTIMIZER_NAMES
 from ..recipes import RECIPE_NAMES, recipe
@@ -27,7 +28,7 @@ def add_parser(sub: Any) -> None:
         "fast recipe unless --recipe notes) and compare validation accuracy, measured after "
         "every epoch on the MNIST test split as in the notes: a table with the mean "
         "± std over the seeds, parameters and mult-adds per depth, and for each pair of depths "
-        "the paired difference with a 95%% interval. Trains on the 10,000/2,000-image sample "
+        "the paired difference with a 95% interval. Trains on the 10,000/2,000-image sample "
         "embedded in nnkit unless --data names a folder with the full MNIST files (for example "
         '--data "$NNKIT_DATA"). Ctrl-C stops the whole study, writes what finished and exits '
         "130.",
@@ -51,10 +52,11 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--seeds",
-        type=int,
+        type=_seeds,
         default=1,
-        help="train every depth with seeds 0..N-1 and report mean ± std and the paired "
-        "differences between depths (default 1)",
+        help="N: train every depth with seeds 0..N-1; a comma-separated list (7,11 or 7, for "
+        "seed 7 alone): those seeds. Reports mean ± std and the paired differences between "
+        "depths (default 1)",
     )
     parser.add_argument(
         "--match-params",
@@ -108,13 +110,36 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _seeds(value: str) -> int | list[int]:
+    """``5`` (seeds 0..4) or ``7,11`` / ``7,`` (those seeds); the library checks the values."""
+    try:
+        if "," not in value:
+            return int(value)
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a count N (seeds 0..N-1) or a comma-separated list of seeds such as 7,11 "
+            f"(7, for seed 7 alone), got {value!r}"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     data_files = [] if args.data is None else mnist_paths(args.data)
     inputs = [("an MNIST file of --data", path) for path in data_files]
     check_output(args.plot, "--plot", formats=FIGURE_FORMATS, inputs=inputs)
     check_output(args.json, "--json", inputs=[*inputs, ("the --plot figure", args.plot)])
     if args.data is not None:
-        train, test = load_mnist(args.data, train=True), load_mnist(args.data, train=False)
+        try:
+            train, test = load_mnist(args.data, train=True), load_mnist(args.data, train=False)
+        except DataNotFoundError as exc:
+            raise DataNotFoundError(
+                f"--data {args.data}: MNIST file {exc.missing} not found (looked in "
+                f"{', '.join(exc.looked)}); pass --data a folder holding the four MNIST files "
+                "(MNIST/raw/ inside it, or the folder itself; plain or gzipped), or leave out "
+                "--data to train on the embedded sample",
+                missing=exc.missing,
+                looked=exc.looked,
+            ) from None
         source = f"MNIST from {args.data}"
         note = ""
     else:
@@ -156,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     study.settings["recipe"] = args.recipe + (" (with overrides)" if overrides else "")
-    shown = ", ".join(f"{k}={v}" for k, v in study.settings.items() if k != "recipe")
+    shown = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+                      for k, v in study.settings.items() if k != "recipe")  # fmt: skip
     say(f"\nrecipe: {study.settings['recipe']} ({shown})")
     say(depth_table(study))
     for line in difference_lines(study):
@@ -168,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         data = "embedded sample" if args.data is None else "full MNIST"
         widths = ", matched parameters" if args.match_params else ""
-        title = f"MnistCNN depth study ({data}, recipe {args.recipe}, {args.seeds} seeds{widths})"
+        count = len(study.seeds)
+        seeds = f"{count} seeds" if count > 1 else f"seed {study.seeds[0]}"
+        title = f"MnistCNN depth study ({data}, recipe {args.recipe}, {seeds}{widths})"
         fig = plot_depth_comparison(study, title=title)
         outputs.append(("figure", args.plot, lambda: save_figure(fig, args.plot)))
     failed = write_outputs(outputs)

@@ -6,16 +6,19 @@ import argparse
 import math
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from ..distributed import DEFAULT_TIMEOUT, is_main_process
-from ..errors import CheckpointError
+from ..errors import CheckpointError, VocabularyMismatchError
+from ..history import History
 from ..models import CharRNN
 from ..models.char_rnn import CELLS
 from ..runtime import Runtime
 from ..text import (
     DYNAMIC_LR,
+    MAX_UNKNOWN,
     SEGMENT_LEN,
     CorpusInfo,
     NgramMixture,
@@ -29,7 +32,13 @@ from ..text import (
     split_text,
     train,
 )
-from ._common import UsageError, check_output, say, write_outputs
+from ._common import (
+    UsageError,
+    check_output,
+    say,
+    time_report,
+    write_outputs,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -160,11 +169,18 @@ def add_parser(sub: Any) -> None:
         default=SEGMENT_LEN,
         help=f"characters per stream between dynamic updates (default {SEGMENT_LEN})",
     )
+    ev.add_argument(
+        "--force",
+        action="store_true",
+        help=f"score the text even when more than {100 * MAX_UNKNOWN:.0f}%% of its characters are "
+        "outside the model's vocabulary (they all score as the unknown character)",
+    )
     ev.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     ev.set_defaults(func=run_eval)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    launched, began = args.command_started, time.perf_counter()
     # the library checks every other argument; minutes are the command line's own unit
     if not args.minutes > 0:
         raise UsageError(f"argument --minutes: must be positive, got {args.minutes}")
@@ -183,6 +199,7 @@ def run_train(args: argparse.Namespace) -> int:
         num_layers=args.layers,
         dropout=args.dropout,
     )
+    prepared = time.perf_counter()
     history = train(
         model,
         text,
@@ -199,17 +216,54 @@ def run_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         report=True,
     )
+    trained = time.perf_counter()
     if len(history):
         bpc = history.last.extra["val_bpc"]
-        say(f"validation: {bpc:.3f} bits/char after {len(history)} epochs")
+        say(f"validation: {bpc:.3f} bits/char after {_how_far(history)}")
     failed = 0
     if is_main_process():
         failed = _save_trained(args, model, vocab, text, interrupted=history.interrupted)
+        training = sum(r.seconds for r in history)
+        validation = sum(r.val_seconds for r in history)
+        written = "writing the model" + (" and fitting the n-gram mixture" if args.mix_ngram
+                                         else "")  # fmt: skip
+        phases = [
+            ("starting Python, PyTorch and nnkit", began - launched if launched else 0.0),
+            ("reading the corpus and building the model", prepared - began),
+            ("training", training),
+            ("validation", validation),
+            ("setting up the run (checks, batch streams, the device)",
+             trained - prepared - training - validation),
+            (written, time.perf_counter() - trained),
+        ]  # fmt: skip
+        say(time_report(phases, launched if launched is not None else began))
     if history.interrupted:
         skipped = " (no n-gram mixture was fitted)" if args.mix_ngram else ""
         say(f"interrupted: the model holds the epochs that finished{skipped}")
         return 130
     return failed
+
+
+_ENDED_BY = {
+    "max_seconds": "the --minutes budget ran out",
+    "max_steps": "the step budget ran out",
+    "schedule": "the validation loss stopped improving",
+    "early_stopping": "the validation loss stopped improving",
+    "interrupted": "interrupted",
+}
+
+
+def _how_far(history: History) -> str:
+    """``3 epochs``, ``1 epoch``, or ``20 of 72 steps of epoch 1 (the --minutes budget ran
+    out)``: how much training the figure is after, and what ended it early."""
+    last, done = history.last, len(history)
+    if last.planned_steps and last.steps < last.planned_steps:
+        full = f"{done - 1} epoch{'s' if done != 2 else ''} and " if done > 1 else ""
+        how = f"{full}{last.steps:,} of {last.planned_steps:,} steps of epoch {last.epoch}"
+    else:
+        how = f"{done} epoch{'s' if done != 1 else ''}"
+    reason = _ENDED_BY.get(history.stop_reason or "")
+    return f"{how} ({reason})" if reason else how
 
 
 def _save_trained(
@@ -290,11 +344,27 @@ def run_eval(args: argparse.Namespace) -> int:
     corpus = read_text(args.corpus)
     text, what = _text_to_score(saved.corpus, corpus, args)
     say(f"scoring {what}")
+    share = saved.vocab.unknown_share(text)
+    outside = f"{share:.1%} of its characters ({round(share * len(text)):,}) are outside the " \
+              f"model's vocabulary of {len(saved.vocab) - 1:,}"  # fmt: skip
+    if share > MAX_UNKNOWN and not args.force:
+        raise VocabularyMismatchError(
+            f"{args.corpus}: {outside} and would all score as the unknown character, so the "
+            f"score would measure little (at most {MAX_UNKNOWN:.0%}); score text of the "
+            "model's own language, or pass --force to score it anyway"
+        )
+    if share > MAX_UNKNOWN:
+        print(f"nnkit: warning: {args.corpus}: {outside}; scored anyway (--force), each as the "
+              "unknown character", file=sys.stderr)  # fmt: skip
+    elif share > 0:
+        say(f"vocabulary: {outside}; they score as the unknown character")
+    else:
+        say(f"vocabulary: every character is in the model's vocabulary of {len(saved.vocab) - 1:,}")
     models: list[tuple[str, CharRNN | NgramMixture]] = [("neural model", saved.model)]
     if saved.mixture is not None:
         models.append((f"mixture with the {saved.mixture.ngram.n}-gram", saved.mixture))
     for name, model in models:
-        score = bits_per_char(model, saved.vocab, text, device=args.device)
+        score = bits_per_char(model, saved.vocab, text, device=args.device, max_unknown=1.0)
         if not math.isfinite(score):
             raise CheckpointError(
                 f"{args.model}: its {name} scores {score} bits/char on this text; the model "
@@ -310,6 +380,7 @@ def run_eval(args: argparse.Namespace) -> int:
                 dynamic=True,
                 dynamic_lr=args.dynamic_lr,
                 segment_len=args.segment_len,
+                max_unknown=1.0,
             )
             line += f", {dynamic:.4f} with dynamic evaluation"
         say(line)

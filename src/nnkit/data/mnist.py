@@ -318,10 +318,13 @@ def load_mnist(
         paths = [_locate(base, name) for name in names]
         missing = [name for name, path in zip(names, paths, strict=True) if path is None]
     if missing:
-        looked = ", ".join(str(p) for p in _candidates(base, missing[0])[::2])
+        looked = tuple(str(p) for p in _candidates(base, missing[0])[::2])
         raise DataNotFoundError(
-            f"MNIST file {missing[0]} not found (looked in {looked}). Pass root=FOLDER with the "
-            f"files, set {_ENV_VAR}=FOLDER, use download=True, or use load_mnist_sample() offline"
+            f"MNIST file {missing[0]} not found (looked in {', '.join(looked)}). Pass "
+            f"root=FOLDER with the files, set {_ENV_VAR}=FOLDER, use download=True, or use "
+            "load_mnist_sample() offline",
+            missing=missing[0],
+            looked=looked,
         )
     found = [p for p in paths if p is not None]
     contents = [_content(p) for p in found]

@@ -162,7 +162,8 @@ class DepthStudy:
     macs : dict of int to int
         Multiply-adds of one forward pass of one 28x28 image, per depth.
     settings : dict
-        The training settings every run shared (recipe and overrides), as text.
+        The training settings every run shared (recipe and overrides) as JSON values: numbers,
+        booleans, None and names keep their types, other objects are their ``repr``.
     interrupted : bool
         Ctrl-C stopped the study; the runs that finished are kept.
     """
@@ -173,7 +174,7 @@ class DepthStudy:
     channels: dict[int, tuple[int, ...]]
     params: dict[int, int]
     macs: dict[int, int]
-    settings: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
 
     @property
@@ -305,9 +306,10 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     return chosen
 
 
-def _describe(name: str, settings: Mapping[str, Any]) -> dict[str, str]:
-    """The settings as short text; a runtime shows only what differs from the defaults."""
-    described = {"recipe": name}
+def _describe(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings as JSON values (numbers, booleans, None and names keep their types; other
+    objects become their ``repr``); a runtime shows only what differs from the defaults."""
+    described: dict[str, Any] = {"recipe": name}
     for key, value in settings.items():
         if isinstance(value, Runtime):
             default = Runtime()
@@ -319,7 +321,8 @@ def _describe(name: str, settings: Mapping[str, Any]) -> dict[str, str]:
             if not changed:
                 continue
             value = "Runtime(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
-        described[key] = value if isinstance(value, str) else repr(value)
+        plain = value is None or isinstance(value, str | bool | int | float)
+        described[key] = value if plain else repr(value)
     return described
 
 

@@ -17,8 +17,11 @@ Band = Literal["std", "minmax"]
 
 
 def _pm(spread: Spread | None, scale: float, digits: int) -> str:
+    """``mean ± std``; one seed has no spread, so its value stands alone."""
     if spread is None:
         return "-"
+    if spread.n == 1:
+        return f"{scale * spread.mean:.{digits}f}"
     return f"{scale * spread.mean:.{digits}f} ± {scale * spread.std:.{digits}f}"
 
 
@@ -36,6 +39,12 @@ def depth_table(study: DepthStudy) -> str:
     >>> print(depth_table(study))
     depth  channels       params   MACs  seeds  val acc (%)    [min, max]      val loss       s/ep
         2  16, 32        116,234  1.23M      2  96.00 ± 1.41   [95.00, 97.00]  0.150 ± 0.071   2.0
+
+    One seed has no spread to show:
+
+    >>> one = DepthStudy({2: runs[2][:1]}, [0], 1, {2: (16, 32)}, {2: 116234}, {2: 1234567})
+    >>> print(depth_table(one).splitlines()[1])
+        2  16, 32        116,234  1.23M      1  95.00          -               0.200           2.0
     """
     header = (
         f"{'depth':>5}  {'channels':<11}  {'params':>9}  {'MACs':>6}  {'seeds':>5}  "
@@ -45,7 +54,7 @@ def depth_table(study: DepthStudy) -> str:
     for depth in study.depths:
         acc = study.final(depth)
         loss = study.final(depth, "val_loss")
-        span = "-" if acc is None else f"[{100 * acc.min:.2f}, {100 * acc.max:.2f}]"
+        span = "-" if acc is None or acc.n == 1 else f"[{100 * acc.min:.2f}, {100 * acc.max:.2f}]"
         seconds = study.seconds_per_epoch(depth)
         widths = ", ".join(str(c) for c in study.channels[depth])
         macs = f"{study.macs[depth] / 1e6:.2f}M"

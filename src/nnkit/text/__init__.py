@@ -4,7 +4,16 @@ mixtures of the two."""
 from ._scoring import DYNAMIC_LR, SEGMENT_LEN
 from .corpus import CorpusInfo
 from .dataset import CharDataset, read_text, split_text
-from .evaluation import VAL_STREAMS, CharScores, TextLoss, bits_per_char, char_scores, loss_for
+from .evaluation import (
+    MAX_UNKNOWN,
+    VAL_STREAMS,
+    CharScores,
+    TextLoss,
+    bits_per_char,
+    char_scores,
+    check_coverage,
+    loss_for,
+)
 from .generate import MAX_GENERATE_LENGTH, generate
 from .mixture import ContextGate, NgramMixture
 from .mixture_fit import fit_mixture, mix_ngram
@@ -17,6 +26,7 @@ from .vocab import Vocab
 __all__ = [
     "DYNAMIC_LR",
     "MAX_GENERATE_LENGTH",
+    "MAX_UNKNOWN",
     "SEGMENT_LEN",
     "VAL_STREAMS",
     "CarryState",
@@ -33,6 +43,7 @@ __all__ = [
     "best_ngram",
     "bits_per_char",
     "char_scores",
+    "check_coverage",
     "fit_mixture",
     "generate",
     "load",

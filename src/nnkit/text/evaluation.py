@@ -11,6 +11,7 @@ from torch import nn
 from .. import losses
 from .._device import resolve_device
 from .._validate import boolean, positive_float, positive_int
+from ..errors import InvalidArgumentError, VocabularyMismatchError
 from ..evaluation import evaluate
 from ..models.char_rnn import CharRNN
 from ._scoring import DYNAMIC_LR, SEGMENT_LEN, CharScores, score_chars
@@ -18,12 +19,18 @@ from .mixture import NgramMixture
 from .streams import CarryState, StreamBatches
 from .vocab import Vocab
 
+#: The default largest share of a text's characters that :func:`bits_per_char` scores as the
+#: unknown character: beyond it the text is not of the model's kind.
+MAX_UNKNOWN = 0.05
+
 __all__ = [
+    "MAX_UNKNOWN",
     "VAL_STREAMS",
     "CharScores",
     "TextLoss",
     "bits_per_char",
     "char_scores",
+    "check_coverage",
     "loss_for",
 ]
 
@@ -68,6 +75,7 @@ def bits_per_char(
     dynamic: bool = False,
     dynamic_lr: float = DYNAMIC_LR,
     segment_len: int = SEGMENT_LEN,
+    max_unknown: float = MAX_UNKNOWN,
 ) -> float:
     """Mean bits per character of ``model`` predicting ``text`` (every character after the first
     of each stream). The text is read as ``batch_size`` long streams (8 by default, as the
@@ -101,6 +109,16 @@ def bits_per_char(
         The step size of dynamic evaluation.
     segment_len : int
         Characters per stream between two dynamic updates.
+    max_unknown : float
+        The largest share of ``text``'s characters that may lie outside the vocabulary
+        (:meth:`Vocab.unknown_share`; :data:`MAX_UNKNOWN`, 5%, by default). Every such
+        character is scored as the unknown one, so an English model on a Japanese text would
+        report a plausible number that measures nothing; ``1.0`` scores any text.
+
+    Raises
+    ------
+    nnkit.errors.VocabularyMismatchError
+        More than ``max_unknown`` of the text is outside the vocabulary.
 
     Examples
     --------
@@ -114,6 +132,7 @@ def bits_per_char(
     """
     if isinstance(model, NgramMixture):
         model.check_vocab(vocab)
+    check_coverage(vocab, text, max_unknown)
     if not dynamic and not isinstance(model, NgramMixture):
         ids = vocab.encode(text)
         dev = resolve_device(device)
@@ -136,6 +155,38 @@ def bits_per_char(
     if isinstance(model, NgramMixture):
         return float(-torch.log2(model.score(text, scores)).mean())
     return scores.bits_per_char
+
+
+def check_coverage(vocab: Vocab, text: str, max_unknown: float = MAX_UNKNOWN) -> float:
+    """The share of ``text`` outside ``vocab``; refused above ``max_unknown``.
+
+    Examples
+    --------
+    >>> check_coverage(Vocab.from_text("abc"), "abca")
+    0.0
+    >>> check_coverage(Vocab.from_text("abc"), "吾輩は猫である")
+    Traceback (most recent call last):
+    ...
+    nnkit.errors.VocabularyMismatchError: 100.0% of the text's characters (7 of 7) are ...
+    """
+    if (
+        isinstance(max_unknown, bool)
+        or not isinstance(max_unknown, int | float)
+        or not (0.0 <= max_unknown <= 1.0)
+    ):
+        raise InvalidArgumentError(
+            f"max_unknown must be a share in [0, 1], got {max_unknown!r}", parameter="max_unknown"
+        )
+    share = vocab.unknown_share(text)
+    if share > max_unknown:
+        outside = round(share * len(text))
+        raise VocabularyMismatchError(
+            f"{share:.1%} of the text's characters ({outside:,} of {len(text):,}) are outside "
+            f"the model's vocabulary of {len(vocab) - 1:,} characters and would all be scored "
+            f"as the unknown one, so the score would measure little (at most {max_unknown:.0%} "
+            "is scored); score text of the model's own language, or pass max_unknown=1.0"
+        )
+    return share
 
 
 def char_scores(

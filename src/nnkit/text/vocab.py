@@ -111,6 +111,21 @@ class Vocab:
         get = self.stoi.get
         return torch.tensor([get(c, 0) for c in text], dtype=torch.long)
 
+    def unknown_share(self, text: str) -> float:
+        """The share of ``text``'s characters outside the vocabulary, which :meth:`encode`
+        maps to the unknown id (0.0 for an empty text).
+
+        Examples
+        --------
+        >>> Vocab.from_text("abc").unknown_share("abxy")
+        0.5
+        """
+        if not text:
+            return 0.0
+        known = self.stoi
+        outside = sum(1 for c in text if c not in known or c == self.unknown)
+        return outside / len(text)
+
     def decode(self, ids: torch.Tensor | Iterable[int]) -> str:
         """The text of ``ids`` (a 1-d tensor or any iterable of ints)."""
         values = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
