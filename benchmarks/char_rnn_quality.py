@@ -7,7 +7,10 @@ Usage::
                                           [--corpora alice neko] [--out DIR]
 
 For each corpus: the interleaved 90/10 split of ``nnkit.text.split_text``; the Kneser-Ney
-n-gram of every order 1..5 on it (``nnkit.text.best_ngram``); the default
+n-gram of the best order on it (``nnkit.text.best_ngram``, searched upward until an order does
+not improve); PPMd, zpaq and xz scored on the same split (``benchmarks/_compressors.py``:
+the bytes a compressor spends on the validation text after reading the training text); the
+default
 ``CharRNN(len(vocab))`` (GRU, 2 x 256) trained by ``nnkit.text.train`` for ``--minutes``; the
 mixture of the two (``nnkit.text.fit_mixture`` on the validation text, with a fixed weight and
 with the context gate); each model also with dynamic evaluation; a 2-fold cross-fit of the
@@ -47,8 +50,10 @@ from nnkit.text import (
 )
 
 try:
+    from ._compressors import compressor_scores
     from ._paths import text_root
 except ImportError:  # run as a script
+    from _compressors import compressor_scores  # type: ignore[import-not-found,no-redef]
     from _paths import text_root  # type: ignore[no-redef]
 
 DEFAULT = text_root()
@@ -97,6 +102,9 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     order, scores = best_ngram(train_pieces, val_pieces)
     ngram_seconds = time.perf_counter() - started
+    compressors = compressor_scores(train_pieces, val_pieces)
+    print(f"{name}: n-gram {scores[order]:.3f} (n={order}); "
+          + ", ".join(f"{k} {v['bpc']}" for k, v in compressors.items()), flush=True)  # fmt: skip
     vocab = Vocab.from_text(text)
     torch.manual_seed(0)
     model = CharRNN(len(vocab), dropout=args.dropout)
@@ -141,6 +149,7 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "ngram_best_order": order,
         "ngram_bpc": scores,
         "ngram_seconds": ngram_seconds,
+        "compressors": compressors,
         "rnn_val_bpc_best_epoch": min(r.extra["val_bpc"] for r in history.records),
         "rnn_epochs": len(history),
         "rnn_chars_per_second": history.last.samples_per_second,
@@ -245,6 +254,13 @@ def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
             "| --- | ---: | ---: | ---: |",
             f"| best n-gram (Kneser-Ney, n={n}) | {best:.3f} | - | - |",
         ]
+        for key, label in (("ppmd", "PPMd var. H"), ("zpaq", "zpaq -m5"), ("xz", "xz -9e")):
+            c = r["compressors"][key]
+            if c["bpc"] is None:
+                continue
+            order = f", order {c['order']}" if c.get("order") else ""
+            lines.append(f"| {label}{order} (compressor) | {c['bpc']:.3f} | - | "
+                         f"{c['bpc'] - best:+.3f} |")  # fmt: skip
         for key, label in (
             ("neural", "CharRNN alone"),
             ("mixture_fixed", f"mixture, fixed weight {r['mixture_weight']:.2f}"),

@@ -367,8 +367,8 @@ def test_text_mixture_and_what_eval_scores(
     assert main(["text", "train", str(corpus), "--out", out2, "--ngram-order", "3"]) == 2
     assert "argument --ngram-order: only applies with --mix-ngram" in capsys.readouterr().err
     assert main(["text", "train", str(corpus), "--out", out2, "--mix-ngram",
-                 "--ngram-order", "9"]) == 2  # fmt: skip
-    assert "argument --ngram-order: must be between 1 and 8, got 9" in capsys.readouterr().err
+                 "--ngram-order", "13"]) == 2  # fmt: skip
+    assert "argument --ngram-order: must be between 1 and 12, got 13" in capsys.readouterr().err
 
 
 def test_text_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -146,7 +146,7 @@ CASES: list[tuple[str, int, str]] = [
     ("text train {corpus} --out {tmp}/m.pt --weight-decay -1", 2, "--weight-decay: weight_decay"),
     ("text train {corpus} --out {tmp}/m.pt --minutes 0", 2, "--minutes: must be positive"),
     ("text train {corpus} --out {tmp}/m.pt --dist-timeout 0", 2, "--dist-timeout: Runtime"),
-    ("text train {corpus} --out {tmp}/m.pt --mix-ngram --ngram-order 9", 2, "--ngram-order: "),
+    ("text train {corpus} --out {tmp}/m.pt --mix-ngram --ngram-order 13", 2, "--ngram-order: "),
     ("text train {corpus} --out {tmp}/m.pt --batch-size 0", 2, "--batch-size: batch_size must"),
     ("text eval {model} {corpus} --dynamic --dynamic-lr -1", 2, "--dynamic-lr: dynamic_lr must"),
     ("text eval {model} {corpus} --dynamic --segment-len 0", 2, "--segment-len: segment_len"),

@@ -32,11 +32,38 @@ def test_unseen_characters_get_probability() -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(ValueError, match="n must be between 1 and 8"):
+    with pytest.raises(ValueError, match="n must be an integer between 1 and 12, got 0"):
         KneserNey(["abc"], 0)
+    with pytest.raises(ValueError, match="n must be an integer between 1 and 12, got 13"):
+        KneserNey(["abc"], 13)
+    with pytest.raises(ValueError, match="max_order must be at most 12, got 20"):
+        best_ngram("abc", "abc", max_order=20)
+    with pytest.raises(ValueError, match="orders must name at least one order"):
+        best_ngram("abc", "abc", orders=())
     with pytest.raises(ValueError, match="discount"):
         KneserNey(["abc"], 2, discount=1.0)
     with pytest.raises(ValueError, match="non-empty"):
         KneserNey([""], 2)
     with pytest.raises(ValueError, match="empty text"):
         KneserNey(["abc"], 2).bits_per_char("")
+
+
+def test_the_order_search_goes_up_until_an_order_does_not_improve() -> None:
+    import random
+
+    rng = random.Random(0)
+    # a long random phrase repeated: each added character of context helps until the context
+    # identifies the position, so the best order is high, well past the old 1..5
+    phrase = "".join(rng.choice("abcdefgh ") for _ in range(400))
+    train, val = [phrase * 6], [phrase[:300]]
+    order, scores = best_ngram(train, val)
+    assert list(scores) == list(range(1, len(scores) + 1))  # tried in order, none skipped
+    assert scores[order] == min(scores.values()) and order > 5
+    last = max(scores)
+    assert last == 12 or scores[last] >= scores[order]  # it stopped: no better, or the cap
+    capped, few = best_ngram(train, val, max_order=3)
+    assert list(few) == [1, 2, 3] and capped == 3
+    # new sentences from the same words: past some order the context only splits the counts,
+    # and the search stops at the first order that does not improve
+    order, scores = best_ngram([TEXT], ["the lazy fox jumps over the quick brown dog. "])
+    assert 2 < order < 12 and max(scores) == order + 1 and scores[order + 1] >= scores[order]

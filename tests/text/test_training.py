@@ -9,14 +9,17 @@ import torch
 from nnkit.callbacks import Callback, TrainState
 from nnkit.errors import CheckpointError
 from nnkit.history import EpochRecord, History
-from nnkit.models import CharRNN
+from nnkit.models import CharRNN, CharTransformer
 from nnkit.schedules import Cosine, ReduceOnPlateau
 from nnkit.text import (
+    KneserNey,
+    NgramMixture,
     StreamBatches,
     Vocab,
     bits_per_char,
     generate,
     load,
+    load_file,
     save,
     text_schedule,
     train,
@@ -272,3 +275,70 @@ def test_resume_continues_the_schedule_and_plateau_state(tmp_path: Path) -> None
     cosine = run(patience=None)
     assert [r.lr for r in whole.records[:2]] == pytest.approx([r.lr for r in cosine.records[:2]])
     assert whole.records[-1].lr < 0.6 * cosine.records[-1].lr
+
+
+@pytest.fixture(scope="module")
+def learned_transformer() -> tuple[CharTransformer, Vocab, float]:
+    """A small CharTransformer trained on the 16-character cycle, as the GRU above."""
+    text = WEATHER * 60
+    vocab = Vocab.from_text(text)
+    torch.manual_seed(0)
+    model = CharTransformer(
+        len(vocab), d_model=32, num_layers=2, num_heads=2, context=24, dropout=0.0
+    )
+    history = train(
+        model,
+        text,
+        vocab=vocab,
+        epochs=30,
+        seq_len=16,
+        batch_size=2,
+        lr=0.01,
+        weight_decay=0.01,
+        patience=None,
+        keep_best=False,
+        split="tail",
+        device="cpu",
+        progress=False,
+    )
+    return model, vocab, min(r.extra["train_bpc"] for r in history.records)
+
+
+def test_a_transformer_learns_and_regenerates_a_japanese_sentence(
+    learned_transformer: tuple[CharTransformer, Vocab, float],
+) -> None:
+    model, vocab, train_bpc = learned_transformer
+    assert train_bpc < 0.05
+    # greedy generation from the key/value cache, well past the context of 24 positions (from a
+    # prompt of one sentence: training saw a context shorter than that only at stream starts)
+    text = generate(model, vocab, WEATHER[:8], len(WEATHER) * 4 - 8, temperature=0)
+    assert text == WEATHER * 4
+
+
+def test_a_transformer_saves_loads_and_mixes_with_identical_scores(
+    learned_transformer: tuple[CharTransformer, Vocab, float], tmp_path: Path
+) -> None:
+    model, vocab, _ = learned_transformer
+    text = "明日も晴れです。今日は晴れです。" * 8
+    mixture = NgramMixture(model, vocab, KneserNey([WEATHER * 10], 3), weight=0.7)
+    save(tmp_path / "t.pt", mixture, vocab)
+    saved = load_file(tmp_path / "t.pt")
+    assert isinstance(saved.model, CharTransformer) and not saved.model.training
+    assert saved.model.config() == model.config() and saved.mixture is not None
+    for kwargs in ({}, {"dynamic": True}):
+        assert bits_per_char(saved.model, vocab, text, device="cpu", **kwargs) == bits_per_char(
+            model, vocab, text, device="cpu", **kwargs
+        )
+        assert bits_per_char(saved.mixture, vocab, text, device="cpu", **kwargs) == (
+            bits_per_char(mixture, vocab, text, device="cpu", **kwargs)
+        )
+    adapted = bits_per_char(saved.mixture, vocab, text, device="cpu", adapt=True)
+    assert adapted == bits_per_char(mixture, vocab, text, device="cpu", adapt=True)
+    assert generate(saved.mixture, vocab, "今", 20, seed=1) == generate(
+        mixture, vocab, "今", 20, seed=1
+    )
+
+
+def test_train_checks_a_transformer_s_vocabulary() -> None:
+    with pytest.raises(ValueError, match=r"build CharTransformer\(len\(vocab\), \.\.\.\)"):
+        train(CharTransformer(5, d_model=8, num_heads=2), WEATHER, vocab=Vocab.from_text(WEATHER))

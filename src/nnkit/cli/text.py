@@ -13,11 +13,12 @@ from typing import Any
 from ..distributed import DEFAULT_TIMEOUT, is_main_process
 from ..errors import CheckpointError, VocabularyMismatchError
 from ..history import History
-from ..models import CharRNN
+from ..models import CharRNN, CharTransformer
 from ..models.char_rnn import CELLS
 from ..runtime import Runtime
 from ..text import (
     DYNAMIC_LR,
+    MAX_ORDER,
     MAX_UNKNOWN,
     SEGMENT_LEN,
     CorpusInfo,
@@ -32,6 +33,7 @@ from ..text import (
     split_text,
     train,
 )
+from ..text.saving import CharModel
 from ._common import (
     UsageError,
     check_output,
@@ -39,6 +41,9 @@ from ._common import (
     time_report,
     write_outputs,
 )
+
+#: The kinds of model ``text train --model`` builds.
+MODELS = ("rnn", "transformer")
 
 
 def add_parser(sub: Any) -> None:
@@ -52,30 +57,59 @@ def add_parser(sub: Any) -> None:
 
     tr = actions.add_parser(
         "train",
-        help="train a CharRNN on a UTF-8 text file",
-        description="Train a CharRNN on a UTF-8 text file (90/10 interleaved "
-        "split) and save model and vocabulary in one file.",
+        help="train a CharRNN or a CharTransformer on a UTF-8 text file",
+        description="Train a CharRNN (or, with --model transformer, a CharTransformer) on a "
+        "UTF-8 text file (90/10 interleaved split) and save model and vocabulary in one file.",
     )
     tr.add_argument("corpus", type=Path, help="UTF-8 text file")
     tr.add_argument("--out", type=Path, required=True, help="where to save the model (.pt)")
+    tr.add_argument(
+        "--model",
+        choices=MODELS,
+        default="rnn",
+        help="rnn: CharRNN (default); transformer: CharTransformer, a small causal transformer",
+    )
     tr.add_argument("--cell", choices=CELLS, default="gru", help="recurrent cell (default gru)")
-    tr.add_argument("--hidden", type=int, default=256, help="hidden units (default 256)")
-    tr.add_argument("--layers", type=int, default=2, help="recurrent layers (default 2)")
+    tr.add_argument(
+        "--hidden",
+        type=int,
+        default=None,
+        help="width: hidden units of the rnn (default 256), d_model of the transformer "
+        "(default 192)",
+    )
+    tr.add_argument(
+        "--layers", type=int, default=None, help="layers (default 2 for rnn, 3 for transformer)"
+    )
+    tr.add_argument(
+        "--heads", type=int, default=None, help="transformer: attention heads (default width/64)"
+    )
+    tr.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="transformer: positions each one attends to (default 128)",
+    )
     tr.add_argument(
         "--dropout",
         type=float,
-        default=0.3,
-        help="dropout between layers and before the read-out (default 0.3; 0 for large corpora)",
+        default=None,
+        help="dropout (default 0.3 for rnn, 0.1 for transformer; 0 for large corpora)",
     )
     tr.add_argument("--minutes", type=float, default=3.0, help="time budget (default 3)")
     tr.add_argument("--epochs", type=int, default=None, help="stop after this many passes")
     tr.add_argument("--seq-len", type=int, default=64, help="BPTT length (default 64)")
     tr.add_argument("--batch-size", type=int, default=32, help="parallel streams (default 32)")
     tr.add_argument(
-        "--lr", type=float, default=1e-2, help="peak AdamW learning rate (default 0.01)"
+        "--lr",
+        type=float,
+        default=None,
+        help="peak AdamW learning rate (default 0.01 for rnn, 0.003 for transformer)",
     )
     tr.add_argument(
-        "--weight-decay", type=float, default=0.5, help="AdamW weight decay (default 0.5)"
+        "--weight-decay",
+        type=float,
+        default=None,
+        help="AdamW weight decay (default 0.5 for rnn, 0.1 for transformer)",
     )
     tr.add_argument(
         "--amp", action="store_true", help="bfloat16 autocast (faster on CPUs with bf16)"
@@ -99,7 +133,8 @@ def add_parser(sub: Any) -> None:
         "--ngram-order",
         type=int,
         default=None,
-        help="with --mix-ngram: the n-gram's order (default: the best of 1-5 on validation)",
+        help="with --mix-ngram: the n-gram's order (default: the best on validation, searched "
+        f"upward from 1 until an order does not improve, at most {MAX_ORDER})",
     )
     tr.add_argument(
         "--quiet",
@@ -110,8 +145,11 @@ def add_parser(sub: Any) -> None:
         func=run_train,
         flags={
             "hidden_size": "--hidden",
+            "d_model": "--hidden",
             "model": "--hidden",  # a model too big to train here
             "num_layers": "--layers",
+            "num_heads": "--heads",
+            "context": "--context",
             "max_seconds": "--minutes",
             "order": "--ngram-order",
         },
@@ -170,6 +208,13 @@ def add_parser(sub: Any) -> None:
         help=f"characters per stream between dynamic updates (default {SEGMENT_LEN})",
     )
     ev.add_argument(
+        "--adapt",
+        action="store_true",
+        help="also score the mixture adapting while reading, as compressors do: the n-gram "
+        "counts each character after scoring it and an online mixer learns the weights "
+        "(with --dynamic, together with dynamic evaluation); needs a file with a mixture",
+    )
+    ev.add_argument(
         "--force",
         action="store_true",
         help=f"score the text even when more than {100 * MAX_UNKNOWN:.0f}%% of its characters are "
@@ -186,19 +231,15 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"argument --minutes: must be positive, got {args.minutes}")
     if args.ngram_order is not None and not args.mix_ngram:
         raise UsageError("argument --ngram-order: only applies with --mix-ngram")
-    if args.ngram_order is not None and not 1 <= args.ngram_order <= 8:
-        raise UsageError(f"argument --ngram-order: must be between 1 and 8, got {args.ngram_order}")
+    if args.ngram_order is not None and not 1 <= args.ngram_order <= MAX_ORDER:
+        raise UsageError(
+            f"argument --ngram-order: must be between 1 and {MAX_ORDER}, got {args.ngram_order}"
+        )
     check_output(args.out, "--out", inputs=[("the corpus", args.corpus)])
     text = read_text(args.corpus)
     vocab = Vocab.from_text(text)
     say(f"corpus: {args.corpus} ({len(text):,} characters, {len(vocab) - 1:,} distinct)")
-    model = CharRNN(
-        len(vocab),
-        cell=args.cell,
-        hidden_size=args.hidden,
-        num_layers=args.layers,
-        dropout=args.dropout,
-    )
+    model = _build(args, len(vocab))
     prepared = time.perf_counter()
     history = train(
         model,
@@ -244,6 +285,37 @@ def run_train(args: argparse.Namespace) -> int:
     return failed
 
 
+def _build(args: argparse.Namespace, vocab_size: int) -> CharModel:
+    """The model the flags describe (the library checks every size)."""
+    if args.model == "transformer":
+        if args.cell != "gru":
+            raise UsageError("argument --cell: only applies with --model rnn")
+        width = 192 if args.hidden is None else args.hidden
+        if args.heads is None and width % 64:
+            raise UsageError(
+                f"argument --heads: give it with --hidden {width} (the default, width/64, "
+                "is not a whole number)"
+            )
+        return CharTransformer(
+            vocab_size,
+            d_model=width,
+            num_layers=3 if args.layers is None else args.layers,
+            num_heads=width // 64 if args.heads is None else args.heads,
+            context=128 if args.context is None else args.context,
+            dropout=0.1 if args.dropout is None else args.dropout,
+        )
+    for flag, value in (("--heads", args.heads), ("--context", args.context)):
+        if value is not None:
+            raise UsageError(f"argument {flag}: only applies with --model transformer")
+    return CharRNN(
+        vocab_size,
+        cell=args.cell,
+        hidden_size=256 if args.hidden is None else args.hidden,
+        num_layers=2 if args.layers is None else args.layers,
+        dropout=0.3 if args.dropout is None else args.dropout,
+    )
+
+
 _ENDED_BY = {
     "max_seconds": "the --minutes budget ran out",
     "max_steps": "the step budget ran out",
@@ -267,7 +339,7 @@ def _how_far(history: History) -> str:
 
 
 def _save_trained(
-    args: argparse.Namespace, model: CharRNN, vocab: Vocab, text: str, *, interrupted: bool
+    args: argparse.Namespace, model: CharModel, vocab: Vocab, text: str, *, interrupted: bool
 ) -> int:
     """Write the trained model at once, then (with ``--mix-ngram``) fit its n-gram mixture and
     write the file again: a Ctrl-C or a failure while mixing keeps the trained model. Returns
@@ -295,7 +367,7 @@ def _save_trained(
     return 0
 
 
-def _mix(model: CharRNN, vocab: Vocab, text: str, order: int | None) -> NgramMixture:
+def _mix(model: CharModel, vocab: Vocab, text: str, order: int | None) -> NgramMixture:
     say("fitting the n-gram mixture on the validation split ...")
     mixture = mix_ngram(model, vocab, text, order=order, device="cpu")
     val = split_text(text)[1]
@@ -309,7 +381,7 @@ def _mix(model: CharRNN, vocab: Vocab, text: str, order: int | None) -> NgramMix
     return mixture
 
 
-def _rescue(out: Path, model: CharRNN | NgramMixture, vocab: Vocab, corpus: CorpusInfo) -> None:
+def _rescue(out: Path, model: CharModel | NgramMixture, vocab: Vocab, corpus: CorpusInfo) -> None:
     """Minutes of training are not lost to a full disk or a folder that went away."""
     for folder in (Path.cwd(), Path(tempfile.gettempdir())):
         target = folder / f"nnkit-rescued-{out.name}"
@@ -341,6 +413,10 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     saved = load_file(args.model, device=args.device)
+    if args.adapt and saved.mixture is None:
+        raise UsageError(
+            f"argument --adapt: {args.model} holds no n-gram mixture (train with --mix-ngram)"
+        )
     corpus = read_text(args.corpus)
     text, what = _text_to_score(saved.corpus, corpus, args)
     say(f"scoring {what}")
@@ -360,7 +436,7 @@ def run_eval(args: argparse.Namespace) -> int:
         say(f"vocabulary: {outside}; they score as the unknown character")
     else:
         say(f"vocabulary: every character is in the model's vocabulary of {len(saved.vocab) - 1:,}")
-    models: list[tuple[str, CharRNN | NgramMixture]] = [("neural model", saved.model)]
+    models: list[tuple[str, CharModel | NgramMixture]] = [("neural model", saved.model)]
     if saved.mixture is not None:
         models.append((f"mixture with the {saved.mixture.ngram.n}-gram", saved.mixture))
     for name, model in models:
@@ -383,6 +459,20 @@ def run_eval(args: argparse.Namespace) -> int:
                 max_unknown=1.0,
             )
             line += f", {dynamic:.4f} with dynamic evaluation"
+        if args.adapt and isinstance(model, NgramMixture):
+            adapted = bits_per_char(
+                model,
+                saved.vocab,
+                text,
+                device=args.device,
+                adapt=True,
+                dynamic=args.dynamic,
+                dynamic_lr=args.dynamic_lr,
+                segment_len=args.segment_len,
+                max_unknown=1.0,
+            )
+            both = " and dynamic evaluation" if args.dynamic else ""
+            line += f", {adapted:.4f} adapting while reading{both}"
         say(line)
     return 0
 

@@ -2,6 +2,7 @@
 mixtures of the two."""
 
 from ._scoring import DYNAMIC_LR, SEGMENT_LEN
+from .adaptive import ADAPT_LR, CountingNgram, OnlineMixer, adaptive_probs
 from .corpus import CorpusInfo
 from .dataset import CharDataset, read_text, split_text
 from .evaluation import (
@@ -17,15 +18,17 @@ from .evaluation import (
 from .generate import MAX_GENERATE_LENGTH, generate
 from .mixture import ContextGate, NgramMixture
 from .mixture_fit import fit_mixture, mix_ngram
-from .ngram import KneserNey, best_ngram, ngram_bits_per_char
+from .ngram import MAX_ORDER, KneserNey, best_ngram, ngram_bits_per_char
 from .saving import SavedModel, load, load_file, save
 from .streams import CarryState, StreamBatches
-from .training import text_schedule, train
+from .training import recipe_for, text_schedule, train
 from .vocab import Vocab
 
 __all__ = [
+    "ADAPT_LR",
     "DYNAMIC_LR",
     "MAX_GENERATE_LENGTH",
+    "MAX_ORDER",
     "MAX_UNKNOWN",
     "SEGMENT_LEN",
     "VAL_STREAMS",
@@ -34,12 +37,15 @@ __all__ = [
     "CharScores",
     "ContextGate",
     "CorpusInfo",
+    "CountingNgram",
     "KneserNey",
     "NgramMixture",
+    "OnlineMixer",
     "SavedModel",
     "StreamBatches",
     "TextLoss",
     "Vocab",
+    "adaptive_probs",
     "best_ngram",
     "bits_per_char",
     "char_scores",
@@ -52,6 +58,7 @@ __all__ = [
     "mix_ngram",
     "ngram_bits_per_char",
     "read_text",
+    "recipe_for",
     "save",
     "split_text",
     "text_schedule",

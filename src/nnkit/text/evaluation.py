@@ -15,6 +15,7 @@ from ..errors import InvalidArgumentError, VocabularyMismatchError
 from ..evaluation import evaluate
 from ..models.char_rnn import CharRNN
 from ._scoring import DYNAMIC_LR, SEGMENT_LEN, CharScores, score_chars
+from .adaptive import ADAPT_LR, adaptive_probs
 from .mixture import NgramMixture
 from .streams import CarryState, StreamBatches
 from .vocab import Vocab
@@ -76,6 +77,8 @@ def bits_per_char(
     dynamic_lr: float = DYNAMIC_LR,
     segment_len: int = SEGMENT_LEN,
     max_unknown: float = MAX_UNKNOWN,
+    adapt: bool = False,
+    adapt_lr: float = ADAPT_LR,
 ) -> float:
     """Mean bits per character of ``model`` predicting ``text`` (every character after the first
     of each stream). The text is read as ``batch_size`` long streams (8 by default, as the
@@ -115,6 +118,15 @@ def bits_per_char(
         character is scored as the unknown one, so an English model on a Japanese text would
         report a plausible number that measures nothing; ``1.0`` scores any text.
 
+    adapt : bool
+        With a mixture: adapt while reading, as compressors do. The n-gram counts each
+        character right after scoring it, and an online mixer over the neural model and every
+        order of the n-gram replaces the fixed weight or gate, its weights learning from each
+        character (:func:`~nnkit.text.adaptive_probs`). The mixture passed in is not changed.
+        Combines with ``dynamic``.
+    adapt_lr : float
+        The online mixer's learning rate.
+
     Raises
     ------
     nnkit.errors.VocabularyMismatchError
@@ -132,6 +144,14 @@ def bits_per_char(
     """
     if isinstance(model, NgramMixture):
         model.check_vocab(vocab)
+    if boolean(adapt, "adapt") and not isinstance(model, NgramMixture):
+        raise InvalidArgumentError(
+            f"adapt needs a mixture with the n-gram (what adapts is the n-gram and the mixer), "
+            f"got {type(model).__name__}; mix it first with mix_ngram",
+            parameter="adapt",
+        )
+    if adapt:
+        positive_float(adapt_lr, "adapt_lr")
     check_coverage(vocab, text, max_unknown)
     if not dynamic and not isinstance(model, NgramMixture):
         ids = vocab.encode(text)
@@ -152,6 +172,16 @@ def bits_per_char(
         dynamic_lr=dynamic_lr,
         segment_len=segment_len,
     )
+    if isinstance(model, NgramMixture) and adapt:
+        probs = adaptive_probs(
+            text,
+            scores,
+            model.ngram,
+            unseen_ids=len(model.unseen_ids),
+            lr=adapt_lr,
+            weight=model.weight,
+        )
+        return float(-torch.log2(probs).mean())
     if isinstance(model, NgramMixture):
         return float(-torch.log2(model.score(text, scores)).mean())
     return scores.bits_per_char

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from .._validate import fail, in_interval
-from ..models.char_rnn import CharRNN
 from ._scoring import CharScores
 from .ngram import KneserNey
 from .vocab import Vocab
@@ -96,6 +95,7 @@ class NgramMixture:
     Examples
     --------
     >>> vocab = Vocab.from_text("abcab")
+    >>> from nnkit.models import CharRNN
     >>> mixture = NgramMixture(CharRNN(len(vocab), hidden_size=4, num_layers=1), vocab,
     ...                        KneserNey(["abcab"], 2), weight=0.5)
     >>> probs = mixture.ngram_probs("a")
@@ -115,11 +115,11 @@ class NgramMixture:
         self.weight = in_interval(weight, "weight", 0.0, 1.0, closed="[]", what="mixture")
         if not isinstance(ngram, KneserNey):
             raise fail("ngram", f"ngram must be a KneserNey model, got {type(ngram).__name__}")
-        if isinstance(model, CharRNN) and model.vocab_size != len(vocab):
+        size = getattr(model, "vocab_size", None)  # CharRNN and CharTransformer say it
+        if isinstance(size, int) and size != len(vocab):
             raise fail(
                 "vocab",
-                f"the model predicts {model.vocab_size} characters but the vocabulary has "
-                f"{len(vocab)}",
+                f"the model predicts {size} characters but the vocabulary has {len(vocab)}",
             )
         foreign = sorted(c for c in ngram.chars if c not in vocab and c != vocab.unknown)
         if foreign:

@@ -92,7 +92,7 @@ def mix_ngram(
     corpus: str,
     *,
     order: int | None = None,
-    orders: Iterable[int] = range(1, 6),
+    orders: Iterable[int] | None = None,
     val_fraction: float = 0.1,
     split: Literal["interleaved", "tail"] = "interleaved",
     gate: bool = True,
@@ -100,9 +100,9 @@ def mix_ngram(
 ) -> NgramMixture:
     """Mix a model trained by :func:`~nnkit.text.train` on ``corpus`` with the n-gram, in one
     call: the corpus is split exactly as ``train`` split it (same ``val_fraction`` and
-    ``split``), the n-gram is trained on the training pieces (of ``order``, or of the best of
-    ``orders`` on the validation pieces) and the weights are fitted on the validation text
-    (:func:`fit_mixture`).
+    ``split``), the n-gram is trained on the training pieces (of ``order``, or of the best order
+    on the validation pieces: of ``orders``, or found by :func:`best_ngram`'s search) and the
+    weights are fitted on the validation text (:func:`fit_mixture`).
 
     Examples
     --------

@@ -14,12 +14,20 @@ from .._validate import fail
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import CheckpointError, DataFormatError
 from ..models.char_rnn import CharRNN
+from ..models.char_transformer import CharTransformer
 from .corpus import CorpusInfo
 from .mixture import ContextGate, NgramMixture
 from .ngram import KneserNey
 from .vocab import Vocab
 
-__all__ = ["SavedModel", "load", "load_file", "save"]
+__all__ = ["CharModel", "SavedModel", "load", "load_file", "save"]
+
+#: The neural character models a file can hold.
+CharModel = CharRNN | CharTransformer
+_KINDS: dict[str, type[CharRNN] | type[CharTransformer]] = {
+    "char_rnn": CharRNN,
+    "char_transformer": CharTransformer,
+}
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class SavedModel:
 
     Attributes
     ----------
-    model : CharRNN
+    model : CharRNN or CharTransformer
         The neural model, in eval mode.
     vocab : Vocab
         Its vocabulary.
@@ -38,7 +46,7 @@ class SavedModel:
         The training corpus's digest and split, when it was saved.
     """
 
-    model: CharRNN
+    model: CharModel
     vocab: Vocab
     mixture: NgramMixture | None
     corpus: CorpusInfo | None
@@ -46,7 +54,7 @@ class SavedModel:
 
 def save(
     path: str | os.PathLike[str],
-    model: CharRNN | NgramMixture,
+    model: CharModel | NgramMixture,
     vocab: Vocab,
     *,
     corpus: CorpusInfo | None = None,
@@ -70,14 +78,19 @@ def save(
     """
     mixture = model if isinstance(model, NgramMixture) else None
     neural = mixture.model if mixture is not None else model
-    if not isinstance(neural, CharRNN):
-        raise fail("model", f"save takes a CharRNN or its mixture, got {type(neural).__name__}")
+    kind = next((k for k, cls in _KINDS.items() if type(neural) is cls), None)
+    if kind is None or not isinstance(neural, CharRNN | CharTransformer):
+        raise fail(
+            "model",
+            f"save takes a CharRNN or a CharTransformer or its mixture, got "
+            f"{type(neural).__name__}",
+        )
     if mixture is not None:
         mixture.check_vocab(vocab)
     if corpus is not None and not isinstance(corpus, CorpusInfo):
         raise fail("corpus", f"corpus must be a CorpusInfo or None, got {corpus!r:.60}")
     state: dict[str, Any] = {
-        "kind": "char_rnn",
+        "kind": kind,
         "config": neural.config(),
         "state_dict": neural.state_dict(),
         "vocab": vocab.to_dict(),
@@ -97,7 +110,7 @@ def save(
 
 def load(
     path: str | os.PathLike[str], *, device: str | torch.device | None = "cpu"
-) -> tuple[CharRNN, Vocab]:
+) -> tuple[CharModel, Vocab]:
     """Load the neural model and vocabulary :func:`save` wrote, safely
     (``torch.load(weights_only=True)``), in eval mode; :func:`load_file` also gives the
     mixture and the corpus.
@@ -137,8 +150,10 @@ def load_file(
     """
     dev = resolve_device(device) if device is not None else torch.device("cpu")
     state = load_checkpoint(path, map_location=dev)
-    if state.get("kind") != "char_rnn":
+    model_class = _KINDS.get(str(state.get("kind")))
+    if model_class is None:
         raise CheckpointError(f"{path} is not a character model saved by nnkit.text.save")
+    name = model_class.__name__
     try:
         config: dict[str, Any] = dict(state["config"])
         weights = dict(state["state_dict"])
@@ -148,15 +163,15 @@ def load_file(
         raise CheckpointError(f"{path}: not a complete character model file ({exc})") from None
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated
-            skeleton = CharRNN(vocab_size, **config)
+            skeleton = model_class(vocab_size, **config)
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: its model config is not a CharRNN's ({exc})") from None
+        raise CheckpointError(f"{path}: its model config is not a {name}'s ({exc})") from None
     if vocab_size != len(vocab):
         raise CheckpointError(
             f"{path}: its model predicts {vocab_size} characters but its vocabulary has "
             f"{len(vocab)}"
         )
-    _check_shapes(path, skeleton, weights)
+    _check_shapes(path, skeleton, weights, name)
     broken = [k for k, v in weights.items() if v.is_floating_point() and not v.isfinite().all()]
     if broken:
         raise CheckpointError(
@@ -164,7 +179,7 @@ def load_file(
             "diverged, or a damaged file); this model cannot score or generate text"
         )
     try:
-        model = CharRNN(vocab_size, **config)  # refused when it does not fit in memory
+        model = model_class(vocab_size, **config)  # refused when it does not fit in memory
     except ValueError as exc:
         raise CheckpointError(f"{path}: cannot load its model: {exc}") from None
     model.load_state_dict(weights)
@@ -183,7 +198,7 @@ def load_file(
     return SavedModel(model, vocab, mixed, corpus)
 
 
-def _mixture(model: CharRNN, vocab: Vocab, data: dict[str, Any]) -> NgramMixture:
+def _mixture(model: CharModel, vocab: Vocab, data: dict[str, Any]) -> NgramMixture:
     pieces = data["pieces"]
     if not isinstance(pieces, list) or not all(isinstance(p, str) for p in pieces):
         raise DataFormatError("the n-gram's pieces are not a list of strings")
@@ -197,14 +212,16 @@ def _mixture(model: CharRNN, vocab: Vocab, data: dict[str, Any]) -> NgramMixture
     return NgramMixture(model, vocab, ngram, weight=float(data["weight"]), gate=gate)
 
 
-def _check_shapes(path: str | os.PathLike[str], skeleton: CharRNN, weights: dict[str, Any]) -> None:
+def _check_shapes(
+    path: str | os.PathLike[str], skeleton: CharModel, weights: dict[str, Any], name: str
+) -> None:
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, torch.Tensor)}
     for key in sorted(set(expected) | set(weights)):
         if key not in found:
             raise CheckpointError(f"{path}: weights lack {key} (expected {expected[key]})")
         if key not in expected:
-            raise CheckpointError(f"{path}: weights hold {key}, which its CharRNN does not have")
+            raise CheckpointError(f"{path}: weights hold {key}, which its {name} does not have")
         if found[key] != expected[key]:
             raise CheckpointError(
                 f"{path}: weights {key} have shape {found[key]}, its config needs {expected[key]}"

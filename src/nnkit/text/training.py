@@ -14,6 +14,7 @@ from ..callbacks import Callback, KeepBest, TrainState
 from ..history import EpochRecord, History
 from ..metrics import BitsPerChar
 from ..models.char_rnn import CharRNN
+from ..models.char_transformer import CharTransformer
 from ..runtime import Runtime
 from ..schedules import Cosine, ReduceOnPlateau, Schedule
 from ..train import ProgressArg, fit
@@ -22,7 +23,7 @@ from .evaluation import VAL_STREAMS, TextLoss, loss_for
 from .streams import CarryState, StreamBatches
 from .vocab import Vocab
 
-__all__ = ["text_schedule", "train"]
+__all__ = ["recipe_for", "text_schedule", "train"]
 
 #: The cosine ends at a tenth of the peak; six halvings on plateaus end training.
 _FLOOR, _MIN_SCALE = 0.1, 1 / 64
@@ -41,6 +42,20 @@ def text_schedule(patience: int | None = 2) -> Schedule:
     if patience is None:
         return Cosine(floor=_FLOOR)
     return ReduceOnPlateau(Cosine(floor=_FLOOR), patience=patience, min_scale=_MIN_SCALE)
+
+
+def recipe_for(model: nn.Module) -> tuple[float, float]:
+    """:func:`train`'s default ``(lr, weight_decay)`` for ``model``: ``(0.01, 0.5)`` for a
+    recurrent model, ``(0.003, 0.1)`` for a :class:`~nnkit.models.CharTransformer`.
+
+    Examples
+    --------
+    >>> recipe_for(CharRNN(10, hidden_size=4))
+    (0.01, 0.5)
+    """
+    if isinstance(model, CharTransformer):
+        return 3e-3, 0.1
+    return 1e-2, 0.5
 
 
 class _Report(Callback):
@@ -67,8 +82,8 @@ def train(
     max_seconds: float | None = None,
     seq_len: int = 64,
     batch_size: int = 32,
-    lr: float = 1e-2,
-    weight_decay: float = 0.5,
+    lr: float | None = None,
+    weight_decay: float | None = None,
     grad_clip: float = 1.0,
     val_fraction: float = 0.1,
     split: Literal["interleaved", "tail"] = "interleaved",
@@ -100,11 +115,12 @@ def train(
 
     Parameters
     ----------
-    model : CharRNN or torch.nn.Module
-        Trained in place. Any module called as ``model(ids, state=...)`` that returns
-        ``(scores (B, T, V), state)``; with ``loss=None``, one called as
-        ``model(ids, targets, state=...)`` that returns ``(loss or object with .loss, state)``
-        (an adaptive-softmax read-out, for instance).
+    model : CharRNN, CharTransformer or torch.nn.Module
+        Trained in place. A :class:`~nnkit.models.CharTransformer` carries its key/value cache
+        across batches as a recurrent model carries its hidden state. Any module called as
+        ``model(ids, state=...)`` that returns ``(scores (B, T, V), state)``; with ``loss=None``,
+        one called as ``model(ids, targets, state=...)`` that returns ``(loss or object with .loss,
+        state)`` (an adaptive-softmax read-out, for instance).
     text : str
         The corpus.
     vocab : Vocab
@@ -121,10 +137,12 @@ def train(
         which is what a time budget rewards.
     batch_size : int
         Number of parallel streams.
-    lr : float
-        Peak AdamW learning rate.
-    weight_decay : float
-        AdamW's decoupled weight decay.
+    lr : float, optional
+        Peak AdamW learning rate: by default 0.01 for a recurrent model, 0.003 for a
+        :class:`~nnkit.models.CharTransformer` (0.01 trained it more slowly on neko.txt).
+    weight_decay : float, optional
+        AdamW's decoupled weight decay: by default 0.5 for a recurrent model, 0.1 for a
+        :class:`~nnkit.models.CharTransformer`.
     grad_clip : float
         Clip the global gradient norm to this value.
     val_fraction : float
@@ -179,12 +197,14 @@ def train(
     """
     if not isinstance(text, str) or not text:
         raise fail("text", "cannot train on empty text")
-    if isinstance(model, CharRNN) and model.vocab_size != len(vocab):
+    size = getattr(model, "vocab_size", None)
+    if isinstance(model, CharRNN | CharTransformer) and size != len(vocab):
         raise fail(
             "vocab",
-            f"model has vocab_size {model.vocab_size} but the vocabulary has {len(vocab)} "
-            "characters; build CharRNN(len(vocab), ...)",
+            f"model has vocab_size {size} but the vocabulary has {len(vocab)} "
+            f"characters; build {type(model).__name__}(len(vocab), ...)",
         )
+    default_lr, default_decay = recipe_for(model)
     if patience is not None and (not is_int(patience) or patience < 1):
         raise fail("patience", f"patience must be a positive integer or None, got {patience!r}")
     positive_int(seq_len, "seq_len")
@@ -213,8 +233,8 @@ def train(
         loss=loss_for(model, loss),
         metrics=[BitsPerChar()],
         optimizer="adamw",
-        lr=lr,
-        weight_decay=weight_decay,
+        lr=default_lr if lr is None else lr,
+        weight_decay=default_decay if weight_decay is None else weight_decay,
         grad_clip=grad_clip,
         scheduler=text_schedule(patience),
         device=dev,
