@@ -29,16 +29,19 @@ import platform
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from nnkit.models import CharRNN
+from nnkit.models import CharRNN, CharTransformer
 from nnkit.text import (
+    CharScores,
     KneserNey,
     NgramMixture,
     Vocab,
+    adaptive_probs,
     best_ngram,
     bits_per_char,
     char_scores,
@@ -58,6 +61,7 @@ except ImportError:  # run as a script
 
 DEFAULT = text_root()
 PROMPTS = {"alice": ["Alice", "The Queen", "The Hatter"], "neko": ["吾輩は", "主人は", "「"]}
+NEURAL = ("rnn", "transformer")
 CLASSES = (("unseen", 0, 0), ("1-10", 1, 10), ("11-100", 11, 100), (">100", 101, 10**12))
 
 
@@ -106,37 +110,71 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"{name}: n-gram {scores[order]:.3f} (n={order}); "
           + ", ".join(f"{k} {v['bpc']}" for k, v in compressors.items()), flush=True)  # fmt: skip
     vocab = Vocab.from_text(text)
-    torch.manual_seed(0)
-    model = CharRNN(len(vocab), dropout=args.dropout)
-    history = train(
-        model,
-        text,
-        vocab=vocab,
-        max_seconds=60 * args.minutes,
-        device=args.device,
-        progress=False,
-        report=True,
-    )
+    trained: dict[str, dict[str, Any]] = {}
+    for key in NEURAL:
+        torch.manual_seed(0)
+        model = build(key, len(vocab), args)
+        history = train(
+            model,
+            text,
+            vocab=vocab,
+            max_seconds=60 * args.minutes,
+            device=args.device,
+            progress=False,
+            report=True,
+        )
+        trained[key] = {"model": model, "history": history}
     ngram = KneserNey(train_pieces, order)
     started = time.perf_counter()
-    gated = fit_mixture(model, vocab, ngram, val, device=args.device)
+    gated = fit_mixture(trained["rnn"]["model"], vocab, ngram, val, device=args.device)
     fit_seconds = time.perf_counter() - started
-    fixed = NgramMixture(model, vocab, ngram, weight=gated.weight)
-    models: dict[str, torch.nn.Module | NgramMixture] = {
-        "neural": model,
-        "mixture_fixed": fixed,
-        "mixture_gate": gated,
-    }
-    table: dict[str, dict[str, float]] = {}
-    for key, scored in models.items():
-        row = {}
+    gated_tf = fit_mixture(trained["transformer"]["model"], vocab, ngram, val, device=args.device)
+    fixed = NgramMixture(gated.model, vocab, ngram, weight=gated.weight)
+    unseen = len(gated.unseen_ids)
+    # each neural model scores the validation text once, static and dynamic; every row below
+    # is computed from these (as bits_per_char computes it)
+    neural_scores: dict[tuple[str, bool], CharScores] = {}
+    seconds: dict[tuple[str, bool], float] = {}
+    for key in NEURAL:
         for dynamic in (False, True):
             started = time.perf_counter()
-            bpc = bits_per_char(scored, vocab, val, device=args.device, dynamic=dynamic)
-            row["dynamic" if dynamic else "static"] = bpc
-            row[("dynamic" if dynamic else "static") + "_seconds"] = time.perf_counter() - started
-        table[key] = row
-        print(f"{name}: {key} {row['static']:.4f} static, {row['dynamic']:.4f} dynamic", flush=True)
+            neural_scores[key, dynamic] = char_scores(
+                trained[key]["model"], vocab, val, device=args.device, dynamic=dynamic
+            )
+            seconds[key, dynamic] = time.perf_counter() - started
+
+    def bits(probs: torch.Tensor) -> float:
+        return float(-torch.log2(probs).mean())
+
+    rows: dict[str, Callable[[bool], float]] = {
+        "rnn": lambda d: neural_scores["rnn", d].bits_per_char,
+        "transformer": lambda d: neural_scores["transformer", d].bits_per_char,
+        "mixture_fixed": lambda d: bits(fixed.score(val, neural_scores["rnn", d])),
+        "mixture_gate": lambda d: bits(gated.score(val, neural_scores["rnn", d])),
+        "mixture_gate_transformer": lambda d: bits(
+            gated_tf.score(val, neural_scores["transformer", d])
+        ),
+        "adapting_rnn": lambda d: bits(
+            adaptive_probs(
+                val, neural_scores["rnn", d], ngram, unseen_ids=unseen, weight=gated.weight
+            )
+        ),
+        "adapting_both": lambda d: bits(
+            adaptive_probs(
+                val,
+                [neural_scores["rnn", d], neural_scores["transformer", d]],
+                ngram,
+                unseen_ids=unseen,
+                weight=max(gated.weight, gated_tf.weight),
+            )
+        ),
+    }
+    table: dict[str, dict[str, float]] = {}
+    for key, score in rows.items():
+        table[key] = {"static": score(False), "dynamic": score(True)}
+        print(f"{name}: {key} {table[key]['static']:.4f} static, "
+              f"{table[key]['dynamic']:.4f} dynamic", flush=True)  # fmt: skip
+    adapting_ngram = bits(adaptive_probs(val, None, ngram, unseen_ids=unseen))
     prompts = [p for p in PROMPTS.get(name, []) if all(c in vocab for c in p)] or [text[0]]
     samples = [
         generate(gated, vocab, p, 240, temperature=0.8, seed=i) for i, p in enumerate(prompts)
@@ -149,30 +187,44 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "ngram_best_order": order,
         "ngram_bpc": scores,
         "ngram_seconds": ngram_seconds,
+        "adapting_ngram_bpc": adapting_ngram,
         "compressors": compressors,
-        "rnn_val_bpc_best_epoch": min(r.extra["val_bpc"] for r in history.records),
-        "rnn_epochs": len(history),
-        "rnn_chars_per_second": history.last.samples_per_second,
-        "rnn_seconds": sum(r.seconds for r in history.records),
+        "neural": {
+            key: {
+                "config": t["model"].config(),
+                "parameters": sum(p.numel() for p in t["model"].parameters()),
+                "val_bpc_best_epoch": min(r.extra["val_bpc"] for r in t["history"].records),
+                "epochs": len(t["history"]),
+                "chars_per_second": t["history"].last.samples_per_second,
+                "seconds": sum(r.seconds for r in t["history"].records),
+                "scoring_seconds": seconds[key, False],
+                "dynamic_scoring_seconds": seconds[key, True],
+                "history": t["history"].to_dict(),
+            }
+            for key, t in trained.items()
+        },
         "mixture_weight": gated.weight,
         "mixture_gate": gated.gate.to_list() if gated.gate is not None else None,
         "mixture_fit_seconds": fit_seconds,
         "bpc": table,
-        "cross_fit": cross_fit(model, vocab, ngram, val, args.device),
+        "cross_fit": cross_fit(gated.model, vocab, ngram, val, args.device),
         "by_training_count": breakdown(gated, vocab, train_pieces, val, args.device),
         "samples": samples,
-        "history": history.to_dict(),
     }
-    best, mixed = scores[order], table["mixture_gate"]
-    print(
-        f"{name}: best n-gram (n={order}) {best:.3f}; neural {table['neural']['static']:.3f}; "
-        f"mixture {mixed['static']:.3f} ({mixed['static'] - best:+.3f}), "
-        f"dynamic {mixed['dynamic']:.3f}",
-        flush=True,
-    )
+    best = scores[order]
+    top = min(min(r.values()) for r in table.values())
+    print(f"{name}: best n-gram (n={order}) {best:.3f}; best system {top:.3f} ({top - best:+.3f})",
+          flush=True)  # fmt: skip
     for s in samples:
         print("  sample:", s.replace("\n", " ")[:160])
     return result
+
+
+def build(key: str, vocab_size: int, args: argparse.Namespace) -> CharRNN | CharTransformer:
+    """The default model of ``nnkit text train`` of each kind."""
+    if key == "rnn":
+        return CharRNN(vocab_size, dropout=args.dropout)
+    return CharTransformer(vocab_size, d_model=192, num_layers=3, num_heads=3, context=128)
 
 
 def cross_fit(
@@ -245,14 +297,19 @@ def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
     for name, r in results.items():
         n = r["ngram_best_order"]
         best = r["ngram_bpc"][n]
+        rnn, tf = r["neural"]["rnn"], r["neural"]["transformer"]
         lines += [
             f"{name}: {r['characters']:,} characters, {r['distinct']:,} distinct; "
-            f"{r['val_characters']:,} validation characters; CharRNN {r['rnn_epochs']} epochs "
-            f"at {r['rnn_chars_per_second']:,.0f} chars/s",
+            f"{r['val_characters']:,} validation characters; CharRNN {rnn['epochs']} epochs "
+            f"at {rnn['chars_per_second']:,.0f} chars/s; CharTransformer {tf['epochs']} epochs "
+            f"at {tf['chars_per_second']:,.0f} chars/s",
             "",
             "| model | bits/char | with dynamic evaluation | against the n-gram |",
             "| --- | ---: | ---: | ---: |",
-            f"| best n-gram (Kneser-Ney, n={n}) | {best:.3f} | - | - |",
+            f"| best n-gram (Kneser-Ney, n={n}, orders searched 1-{max(r['ngram_bpc'])}) | "
+            f"{best:.3f} | - | - |",
+            f"| the n-gram adapting while reading (its orders mixed online) | "
+            f"{r['adapting_ngram_bpc']:.3f} | - | {r['adapting_ngram_bpc'] - best:+.3f} |",
         ]
         for key, label in (("ppmd", "PPMd var. H"), ("zpaq", "zpaq -m5"), ("xz", "xz -9e")):
             c = r["compressors"][key]
@@ -262,9 +319,13 @@ def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
             lines.append(f"| {label}{order} (compressor) | {c['bpc']:.3f} | - | "
                          f"{c['bpc'] - best:+.3f} |")  # fmt: skip
         for key, label in (
-            ("neural", "CharRNN alone"),
-            ("mixture_fixed", f"mixture, fixed weight {r['mixture_weight']:.2f}"),
-            ("mixture_gate", "mixture, context gate"),
+            ("rnn", "CharRNN alone"),
+            ("transformer", "CharTransformer alone"),
+            ("mixture_fixed", f"CharRNN + n-gram, fixed weight {r['mixture_weight']:.2f}"),
+            ("mixture_gate", "CharRNN + n-gram, context gate"),
+            ("mixture_gate_transformer", "CharTransformer + n-gram, context gate"),
+            ("adapting_rnn", "CharRNN + n-gram, adapting (online mixer, counting n-gram)"),
+            ("adapting_both", "CharRNN + CharTransformer + n-gram, adapting"),
         ):
             row = r["bpc"][key]
             lines.append(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .._validate import fail, positive_float
+from .._validate import fail, in_interval, positive_float
 from ._scoring import CharScores
 from .ngram import KneserNey
 
@@ -199,7 +199,7 @@ class OnlineMixer:
 
 def adaptive_probs(
     text: str,
-    neural: CharScores | None,
+    neural: CharScores | Sequence[CharScores] | None,
     ngram: KneserNey,
     *,
     unseen_ids: int = 1,
@@ -219,8 +219,10 @@ def adaptive_probs(
     ----------
     text : str
         The text ``neural`` scored.
-    neural : CharScores or None
-        The neural model's scores (:func:`~nnkit.text.char_scores`).
+    neural : CharScores, sequence of CharScores, or None
+        The neural model's scores (:func:`~nnkit.text.char_scores`); several models' scores
+        of the same text, read the same way, make several experts of the mixer (the first
+        one's entropy selects the weights).
     ngram : KneserNey
         The n-gram trained on the training text; it is not changed.
     unseen_ids : int
@@ -231,8 +233,8 @@ def adaptive_probs(
     lr : float
         The mixer's learning rate.
     weight : float
-        The neural model's weight at the start (the static mixture's); the n-gram's order
-        ``ngram.n`` starts with the rest, every other expert with 1%.
+        The neural models' weight at the start, shared equally (the static mixture's); the
+        n-gram's order ``ngram.n`` starts with the rest, every other expert with 1%.
 
     Examples
     --------
@@ -245,15 +247,19 @@ def adaptive_probs(
     """
     if order is None:
         order = ngram.n
+    weight = in_interval(weight, "weight", 0.0, 1.0, closed="[]", what="adaptive_probs")
     counting = CountingNgram(ngram, order=order, unseen_ids=unseen_ids)
-    if neural is None:
-        positions = list(range(1, len(text)))
-        logp: list[float] = []
-        entropy: list[float] = []
+    models = [] if neural is None else [neural] if isinstance(neural, CharScores) else list(neural)
+    if not all(isinstance(m, CharScores) for m in models):
+        raise fail("neural", "neural must be CharScores, a sequence of them, or None")
+    if models:
+        positions = models[0].positions.tolist()
+        if any(not torch.equal(m.positions, models[0].positions) for m in models[1:]):
+            raise fail("neural", "the neural scores must be of the same text, read the same way")
+        probs_neural = [m.logp.exp().tolist() for m in models]
+        entropy = (models[0].entropy / math.log(2.0)).tolist()
     else:
-        positions = neural.positions.tolist()
-        logp = neural.logp.tolist()
-        entropy = (neural.entropy / math.log(2.0)).tolist()
+        positions = list(range(1, len(text)))
     present = set(positions)
     start = 0
     starts = []
@@ -262,15 +268,12 @@ def adaptive_probs(
             start = p - 1
         starts.append(start)
     order_read = sorted(range(len(positions)), key=lambda j: (positions[j] - starts[j], starts[j]))
-    experts = counting.n + (neural is not None)
-    bins = len(_ENTROPY_EDGES) + 1 if neural is not None else 1
-    # start as the static mixture: the neural model's weight, the rest on the static order
-    prior = [_FLOOR] * experts
-    prior[min(ngram.n, counting.n) - 1] = 1.0 - weight if neural is not None else 1.0
-    if neural is not None:
-        prior[-1] = weight
+    bins = len(_ENTROPY_EDGES) + 1 if models else 1
+    # start as the static mixture: the neural models' weight, the rest on the static order
+    prior = [_FLOOR] * counting.n + [weight / max(len(models), 1)] * len(models)
+    prior[min(ngram.n, counting.n) - 1] = 1.0 - weight if models else 1.0
     prior = [max(w, _FLOOR) for w in prior]
-    mixer = OnlineMixer(experts=experts, selectors=counting.n * bins, lr=lr, prior=prior)
+    mixer = OnlineMixer(experts=len(prior), selectors=counting.n * bins, lr=lr, prior=prior)
     out = [0.0] * len(positions)
     for j in order_read:
         p = positions[j]
@@ -278,8 +281,8 @@ def adaptive_probs(
         char = text[p]
         probs = counting.probs(char, history)
         selector = counting.depth(history)
-        if neural is not None:
-            probs.append(math.exp(logp[j]))
+        if models:
+            probs += [m[j] for m in probs_neural]
             selector = selector * bins + sum(entropy[j] > e for e in _ENTROPY_EDGES)
         out[j] = mixer.mix(selector, probs)
         counting.observe(char, history)
