@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from nnkit.history import History
 from nnkit.models import CharRNN, CharTransformer
 from nnkit.text import (
     CharScores,
@@ -47,7 +48,10 @@ from nnkit.text import (
     char_scores,
     fit_mixture,
     generate,
+    gradient_stats,
+    load,
     read_text,
+    save,
     split_text,
     train,
 )
@@ -89,6 +93,13 @@ def main() -> None:
     parser.add_argument(
         "--dropout", type=float, default=0.3, help="CharRNN dropout (default 0.3, the default)"
     )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="save each trained model and its history here; a model already there is loaded "
+        "instead of trained (to rescore without retraining)",
+    )
     args = parser.parse_args()
     missing = [n for n in args.corpora if not (args.text_dir / f"{n}.txt").is_file()]
     if missing:
@@ -112,18 +123,28 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
     vocab = Vocab.from_text(text)
     trained: dict[str, dict[str, Any]] = {}
     for key in NEURAL:
-        torch.manual_seed(0)
-        model = build(key, len(vocab), args)
-        history = train(
-            model,
-            text,
-            vocab=vocab,
-            max_seconds=60 * args.minutes,
-            device=args.device,
-            progress=False,
-            report=True,
-        )
-        trained[key] = {"model": model, "history": history}
+        saved = args.models / f"{name}-{key}.pt" if args.models else None
+        if saved is not None and saved.exists():
+            model, _ = load(saved, device=args.device)
+            history = History.from_dict(json.loads(saved.with_suffix(".json").read_text()))
+            print(f"{name}: {key} loaded from {saved}", flush=True)
+        else:
+            torch.manual_seed(0)
+            model = build(key, len(vocab), args)
+            history = train(
+                model,
+                text,
+                vocab=vocab,
+                max_seconds=60 * args.minutes,
+                device=args.device,
+                progress=False,
+                report=True,
+            )
+            if saved is not None:
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                save(saved, model, vocab)
+                saved.with_suffix(".json").write_text(json.dumps(history.to_dict()))
+        trained[key] = {"model": model.eval(), "history": history}
     ngram = KneserNey(train_pieces, order)
     started = time.perf_counter()
     gated = fit_mixture(trained["rnn"]["model"], vocab, ngram, val, device=args.device)
@@ -159,6 +180,17 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 val, neural_scores["rnn", d], ngram, unseen_ids=unseen, weight=gated.weight
             )
         ),
+        "adapting_match": lambda d: bits(
+            adaptive_probs(
+                val,
+                neural_scores["rnn", d],
+                ngram,
+                unseen_ids=unseen,
+                weight=gated.weight,
+                vocab=vocab,
+                match_len=4,
+            )
+        ),
         "adapting_both": lambda d: bits(
             adaptive_probs(
                 val,
@@ -175,6 +207,7 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
         print(f"{name}: {key} {table[key]['static']:.4f} static, "
               f"{table[key]['dynamic']:.4f} dynamic", flush=True)  # fmt: skip
     adapting_ngram = bits(adaptive_probs(val, None, ngram, unseen_ids=unseen))
+    dynamic_parts = dynamic_ablation(trained["rnn"]["model"], vocab, train_pieces, val, args)
     prompts = [p for p in PROMPTS.get(name, []) if all(c in vocab for c in p)] or [text[0]]
     samples = [
         generate(gated, vocab, p, 240, temperature=0.8, seed=i) for i, p in enumerate(prompts)
@@ -188,6 +221,7 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "ngram_bpc": scores,
         "ngram_seconds": ngram_seconds,
         "adapting_ngram_bpc": adapting_ngram,
+        "dynamic_ablation": dynamic_parts,
         "compressors": compressors,
         "neural": {
             key: {
@@ -218,6 +252,33 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict[str, Any]:
     for s in samples:
         print("  sample:", s.replace("\n", " ")[:160])
     return result
+
+
+#: Dynamic evaluation's parts, each added to the last: nnkit's running RMS steps, a decay
+#: toward the trained weights, the RMS taken from the training text instead (Krause et al.).
+DYNAMIC_VARIANTS: dict[str, dict[str, Any]] = {
+    "running RMS (nnkit's default)": {},
+    "running RMS + decay": {"dynamic_decay": 0.001},
+    "training-text RMS": {"stats": True},
+    "training-text RMS + decay": {"stats": True, "dynamic_decay": 0.001},
+}
+
+
+def dynamic_ablation(
+    model: CharRNN, vocab: Vocab, train_pieces: list[str], val: str, args: argparse.Namespace
+) -> dict[str, float]:
+    """The CharRNN's dynamic bits/char with each variant of the update rule."""
+    stats = gradient_stats(model, vocab, "".join(train_pieces), device=args.device)
+    out = {}
+    for label, settings in DYNAMIC_VARIANTS.items():
+        kwargs = {k: v for k, v in settings.items() if k != "stats"}
+        if settings.get("stats"):
+            kwargs["dynamic_stats"] = stats
+        out[label] = char_scores(
+            model, vocab, val, device=args.device, dynamic=True, **kwargs
+        ).bits_per_char
+        print(f"  dynamic, {label}: {out[label]:.4f}", flush=True)
+    return out
 
 
 def build(key: str, vocab_size: int, args: argparse.Namespace) -> CharRNN | CharTransformer:
@@ -325,6 +386,7 @@ def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
             ("mixture_gate", "CharRNN + n-gram, context gate"),
             ("mixture_gate_transformer", "CharTransformer + n-gram, context gate"),
             ("adapting_rnn", "CharRNN + n-gram, adapting (online mixer, counting n-gram)"),
+            ("adapting_match", "the same with a match model (match_len=4)"),
             ("adapting_both", "CharRNN + CharTransformer + n-gram, adapting"),
         ):
             row = r["bpc"][key]
@@ -332,6 +394,8 @@ def write(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
                 f"| {label} | {row['static']:.3f} | {row['dynamic']:.3f} | "
                 f"{row['static'] - best:+.3f} / {row['dynamic'] - best:+.3f} |"
             )
+        lines += ["", "CharRNN alone with dynamic evaluation, each part of the update rule:", ""]
+        lines += [f"- {label}: {bpc:.3f}" for label, bpc in r["dynamic_ablation"].items()]
         cross = r["cross_fit"]
         lines += [
             "",

@@ -13,7 +13,12 @@ Usage::
     (counted multiply-adds x 2 x 3 for forward and backward) as a fraction of this machine's
     fp32 2048 x 2048 matrix-multiply rate measured next to it; the same on ``train``'s default
     32 x 64 and on 256 x 64 (a batch for throughput); 64 x 128 under bfloat16 autocast;
-and the generation speed of (c). CUDA rows are added when a GPU is present. Corpus: alice.txt.
+(d) ``nnkit text train --model transformer``'s ``CharTransformer`` (d_model 192, 3 layers, 3
+    heads, context 128) on ``train``'s default 32 x 64, with its share of the matmul rate
+    (the multiply-adds it executes: the projections, both attention products over the cached
+    and new keys, and the read-out);
+and the generation speed of (c) and (d). CUDA rows are added when a GPU is present. Corpus:
+alice.txt.
 
 The runs are interleaved: each of ``--rounds`` rounds times every row for ``--seconds``, the
 matrix-multiply rate next to (c), so that a machine whose speed drifts (this VM's does, by up to
@@ -36,7 +41,7 @@ from typing import Any
 import torch
 
 from nnkit.callbacks import Callback, TrainState
-from nnkit.models import CharRNN, NotesRNN
+from nnkit.models import CharRNN, CharTransformer, NotesRNN
 from nnkit.runtime import Runtime
 from nnkit.text import Vocab, generate, read_text, train
 
@@ -92,6 +97,16 @@ def gru_flops_per_char(model: CharRNN) -> float:
     return 2.0 * macs * 3
 
 
+def transformer_flops_per_char(model: CharTransformer, seq_len: int) -> float:
+    """Forward multiply-adds x 2 x 3 per character of a training step of ``seq_len`` characters
+    with a full cache: per layer the q/k/v, output and MLP projections (12 d^2) and the two
+    attention products over the ``context - 1`` cached and ``seq_len`` new keys that the
+    masked kernel computes; the tied read-out (d V)."""
+    d, keys = model.d_model, model.context - 1 + seq_len
+    macs = model.num_layers * (12 * d * d + 2 * keys * d) + d * model.vocab_size
+    return 2.0 * macs * 3
+
+
 class StepTimer(Callback):
     """Time of the training steps and characters they read, after ``warmup`` steps."""
 
@@ -130,7 +145,7 @@ class TooShortError(Exception):
 
 
 def nnkit_rate(
-    model: CharRNN,
+    model: CharRNN | CharTransformer,
     text: str,
     vocab: Vocab,
     device: str,
@@ -152,7 +167,7 @@ def nnkit_rate(
         val_fraction=0.05,
         batch_size=batch[0],
         seq_len=batch[1],
-        lr=1e-3 if model.cell == "seed" else 1e-2,
+        lr=1e-3 if getattr(model, "cell", None) == "seed" else None,
         runtime=Runtime(amp=amp),
         callbacks=[timer],
     )
@@ -202,11 +217,25 @@ def one_round(
         float32 = out[device, GRU]["chars_per_second"]
         low = nnkit_rate(CharRNN(len(vocab)), text, vocab, device, seconds, amp=True)
         out[device, AMP] = {"chars_per_second": low, "vs_float32": low / float32}
-        model = CharRNN(len(vocab)).to(device)
-        started = time.perf_counter()
-        generate(model, vocab, "Alice", 500, seed=0)
-        elapsed = time.perf_counter() - started
-        out[device, GENERATION] = {"chars_per_second": 500 / elapsed}
+        torch.manual_seed(0)
+        transformer = CharTransformer(len(vocab), **TRANSFORMER)
+        rate = nnkit_rate(transformer, text, vocab, device, seconds, batch=(32, 64))
+        peak = matmul_gflops(device)
+        achieved = transformer_flops_per_char(transformer, 64) * rate / 1e9
+        out[device, TRANSFORMER_ROW] = {
+            "chars_per_second": rate,
+            "gflops": achieved,
+            "matmul_gflops": peak,
+            "fraction_of_matmul": achieved / peak,
+        }
+        for row, model in (
+            (GENERATION, CharRNN(len(vocab))),
+            (GENERATION_TRANSFORMER, CharTransformer(len(vocab), **TRANSFORMER)),
+        ):
+            model = model.to(device)
+            started = time.perf_counter()
+            generate(model, vocab, "Alice", 500, seed=0)
+            out[device, row] = {"chars_per_second": 500 / (time.perf_counter() - started)}
     return out
 
 
@@ -219,7 +248,10 @@ GRU_BATCHES = (
     ("(c) the same, batch 256 x 64", (256, 64)),
 )
 AMP = "(c) the same, 64 x 128, bfloat16 autocast (amp=True)"
+TRANSFORMER: dict[str, int] = {"d_model": 192, "num_layers": 3, "num_heads": 3, "context": 128}
+TRANSFORMER_ROW = "(d) nnkit: CharTransformer (192 x 3, context 128), batch 32 x 64"
 GENERATION = "generation, default CharRNN"
+GENERATION_TRANSFORMER = "generation, CharTransformer (key/value cache)"
 
 
 def main() -> None:

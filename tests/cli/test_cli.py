@@ -12,6 +12,8 @@ import pytest
 import nnkit
 from nnkit.cli import main
 from nnkit.history import History
+from nnkit.models import CharTransformer
+from nnkit.text import load_file
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -422,3 +424,31 @@ def test_the_time_report_lists_the_phases_in_order_and_adds_up() -> None:
     started = time.perf_counter() - 7.5  # a command that has run for 7.5 s
     line = time_report([("starting", 1.9), ("training", 3.0), ("writing", 0.01)], started)
     assert re.fullmatch(r"time: 7\.5 s in all: 1\.9 s starting, 3\.0 s training", line), line
+
+
+def test_text_train_a_transformer_and_eval_adapting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "weather.txt"
+    corpus.write_text("今日は晴れです。明日は雨です。" * 60, encoding="utf-8")
+    model = tmp_path / "model.pt"
+    args = ["text", "train", str(corpus), "--out", str(model), "--model", "transformer",
+            "--hidden", "16", "--heads", "2", "--layers", "1", "--context", "16", "--epochs", "2",
+            "--seq-len", "16", "--batch-size", "4", "--device", "cpu", "--quiet", "--mix-ngram",
+            "--ngram-order", "3"]  # fmt: skip
+    assert main(args) == 0
+    assert "mixture with the 3-gram (" in capsys.readouterr().out
+    saved = load_file(model)
+    assert isinstance(saved.model, CharTransformer)
+    assert saved.model.config()["context"] == 16 and saved.model.config()["d_model"] == 16
+    assert main(["text", "eval", str(model), str(corpus), "--adapt", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("neural model: ") and "adapting" not in out[2]
+    pattern = r"mixture with the 3-gram: [\d.]+ bits/char, [\d.]+ adapting while reading"
+    assert re.fullmatch(pattern, out[3]), out[3]
+    line = ["text", "eval", str(model), str(corpus), "--adapt", "--dynamic", "--device", "cpu"]
+    assert main(line) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[3].endswith(" adapting while reading and dynamic evaluation")
+    assert main(["text", "generate", str(model), "--start", "今日", "--length", "8"]) == 0
+    assert capsys.readouterr().out.startswith("今日")

@@ -12,6 +12,7 @@ from nnkit.models import CharRNN
 from nnkit.text import (
     CountingNgram,
     KneserNey,
+    MatchModel,
     NgramMixture,
     OnlineMixer,
     Vocab,
@@ -149,3 +150,44 @@ def test_bad_arguments() -> None:
         CountingNgram("abc")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unseen_ids must be a positive integer, got 0"):
         CountingNgram(KneserNey([TRAIN], 2), unseen_ids=0)
+
+
+def test_the_match_model_predicts_what_followed_and_learns_its_hit_rate() -> None:
+    vocab = Vocab.from_text(TRAIN + NEW)
+    match = MatchModel([TRAIN], vocab, min_len=4)
+    text = "so the dog sat"
+    # " the dog " was followed by "s" in training (and preceded by "." there, "o" here)
+    assert match.predict(text, 11, 0) == ("s", 9)
+    assert match.predict(text, 3, 0) == (None, 0)  # fewer than min_len characters read
+    assert match.predict("zzzzzz", 5, 0) == (None, 0)  # a context never seen
+    for char in ("s", "x"):  # a distribution over the vocabulary's ids either way
+        total = math.fsum(match.prob(c, char, 6) for c in vocab.chars)
+        assert total == pytest.approx(1.0, abs=1e-12)
+    before = match.prob("s", "s", 9)
+    for _ in range(20):
+        match.observe(text, 11, 0, "s", 9)  # right every time: trusted more
+    assert match.prob("s", "s", 9) > before
+    # what was read becomes a source: after reading "qrst uvw" once, "qrst" predicts " "
+    read = "qrst uvw qrst"
+    for p in range(len(read)):
+        found = match.predict(read, p, 0)
+        match.observe(read, p, 0, *found)
+    assert match.predict(read + " ", 13, 0) == (" ", 4)
+
+
+def test_with_a_match_model_each_probability_still_comes_before_its_character() -> None:
+    vocab = Vocab.from_text(TRAIN + NEW + "Q")
+    torch.manual_seed(0)
+    model = CharRNN(len(vocab), hidden_size=8, num_layers=1)
+    text = NEW * 4
+    ngram = KneserNey([TRAIN], 3)
+    scores = char_scores(model, vocab, text, batch_size=2, seq_len=16, device="cpu")
+    kwargs = {"unseen_ids": 5, "vocab": vocab, "match_len": 3}
+    probs = adaptive_probs(text, scores, ngram, **kwargs)  # type: ignore[arg-type]
+    static = adaptive_probs(text, scores, ngram, unseen_ids=5)
+    assert not torch.equal(probs, static)  # the match model takes part
+    length = len(text) // 2
+    where = length + 5
+    changed = adaptive_probs(text[:where] + "Q" + text[where + 1 :], scores, ngram, **kwargs)  # type: ignore[arg-type]
+    before = [(p % length, p // length) < (5, 1) for p in scores.positions.tolist()]
+    assert torch.equal(changed[before], probs[before])

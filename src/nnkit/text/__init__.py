@@ -5,6 +5,7 @@ from ._scoring import DYNAMIC_LR, SEGMENT_LEN
 from .adaptive import ADAPT_LR, CountingNgram, OnlineMixer, adaptive_probs
 from .corpus import CorpusInfo
 from .dataset import CharDataset, read_text, split_text
+from .dynamic import gradient_stats
 from .evaluation import (
     MAX_UNKNOWN,
     VAL_STREAMS,
@@ -16,6 +17,7 @@ from .evaluation import (
     loss_for,
 )
 from .generate import MAX_GENERATE_LENGTH, generate
+from .match import MATCH_LEN, MatchModel
 from .mixture import ContextGate, NgramMixture
 from .mixture_fit import fit_mixture, mix_ngram
 from .ngram import MAX_ORDER, KneserNey, best_ngram, ngram_bits_per_char
@@ -27,6 +29,7 @@ from .vocab import Vocab
 __all__ = [
     "ADAPT_LR",
     "DYNAMIC_LR",
+    "MATCH_LEN",
     "MAX_GENERATE_LENGTH",
     "MAX_ORDER",
     "MAX_UNKNOWN",
@@ -39,6 +42,7 @@ __all__ = [
     "CorpusInfo",
     "CountingNgram",
     "KneserNey",
+    "MatchModel",
     "NgramMixture",
     "OnlineMixer",
     "SavedModel",
@@ -52,6 +56,7 @@ __all__ = [
     "check_coverage",
     "fit_mixture",
     "generate",
+    "gradient_stats",
     "load",
     "load_file",
     "loss_for",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import fail
+from .dynamic import DynamicStep
 from .streams import StreamBatches, _detach
 
 #: Dynamic evaluation's default step size (RMS-normalised), chosen on the validation splits of
@@ -54,6 +56,8 @@ def score_chars(
     seq_len: int,
     device: torch.device,
     dynamic_lr: float | None = None,
+    dynamic_decay: float = 0.0,
+    dynamic_stats: Mapping[str, torch.Tensor] | None = None,
 ) -> CharScores:
     """Score ``ids`` (1-d) read as ``batch_size`` streams of ``seq_len``-long chunks, exactly
     as :func:`~nnkit.text.bits_per_char` reads them.
@@ -62,7 +66,8 @@ def score_chars(
     scoring it (Krause et al., 2018), so later chunks are predicted by weights that have read
     every earlier one; the model passed in is not changed. The step is RMS-normalised (Adam
     without momentum): plain SGD needed a learning rate several times smaller on alice.txt
-    than on neko.txt, this one suits both with one value.
+    than on neko.txt, this one suits both with one value. ``dynamic_decay`` and
+    ``dynamic_stats`` are :class:`~nnkit.text.dynamic.DynamicStep`'s.
     """
     streams = StreamBatches(ids, batch_size=batch_size, seq_len=seq_len, shuffle=False)
     rows, length = streams.streams.shape
@@ -70,7 +75,7 @@ def score_chars(
     was_training = net.training
     net.eval()  # no dropout: scoring, and adapting, use the whole model
     optimizer = (
-        torch.optim.Adam(net.parameters(), lr=dynamic_lr, betas=(0.0, 0.999))
+        DynamicStep(net, lr=dynamic_lr, decay=dynamic_decay, stats=dynamic_stats)
         if dynamic_lr is not None
         else None
     )
@@ -87,7 +92,7 @@ def score_chars(
                     logp_all = _log_probs(outputs)
                     logp = logp_all.gather(-1, y.unsqueeze(-1)).squeeze(-1)
                 if optimizer is not None:
-                    optimizer.zero_grad(set_to_none=True)
+                    optimizer.zero_grad()
                     (-logp.mean()).backward()  # type: ignore[no-untyped-call]
                     optimizer.step()
                     state = _detach(state)

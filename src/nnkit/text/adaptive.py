@@ -24,7 +24,9 @@ import torch
 
 from .._validate import fail, in_interval, positive_float
 from ._scoring import CharScores
+from .match import MatchModel
 from .ngram import KneserNey
+from .vocab import Vocab
 
 __all__ = ["ADAPT_LR", "CountingNgram", "OnlineMixer", "adaptive_probs"]
 
@@ -35,6 +37,10 @@ ADAPT_LR = 0.1
 _ENTROPY_EDGES = (0.5, 1.5, 3.0, 5.0)
 #: The least weight an expert starts with.
 _FLOOR = 0.01
+#: Weight sets selected by the previous character (its code point, modulo this).
+_PREVIOUS = 256
+#: The final mixer's learning rate.
+_FINAL_LR = 0.02
 
 
 class CountingNgram:
@@ -206,6 +212,8 @@ def adaptive_probs(
     order: int | None = None,
     lr: float = ADAPT_LR,
     weight: float = 0.5,
+    vocab: Vocab | None = None,
+    match_len: int | None = None,
 ) -> torch.Tensor:
     """The adapting mixture's probability of each character of ``text`` that ``neural``
     scored: ``(P,)`` float64, in ``neural.positions`` order.
@@ -269,11 +277,21 @@ def adaptive_probs(
         starts.append(start)
     order_read = sorted(range(len(positions)), key=lambda j: (positions[j] - starts[j], starts[j]))
     bins = len(_ENTROPY_EDGES) + 1 if models else 1
+    matcher = None
+    if vocab is not None and match_len is not None:
+        matcher = MatchModel(ngram.pieces, vocab, min_len=match_len)
     # start as the static mixture: the neural models' weight, the rest on the static order
     prior = [_FLOOR] * counting.n + [weight / max(len(models), 1)] * len(models)
     prior[min(ngram.n, counting.n) - 1] = 1.0 - weight if models else 1.0
+    if matcher is not None:
+        prior.append(_FLOOR)
     prior = [max(w, _FLOOR) for w in prior]
-    mixer = OnlineMixer(experts=len(prior), selectors=counting.n * bins, lr=lr, prior=prior)
+    # two layers, as PAQ: mixers whose weights are selected by different contexts (how deep
+    # the n-gram's context was seen and how sure the neural model is; the previous character;
+    # nothing), and a final mixer over their outputs
+    selectors = (counting.n * bins * (3 if matcher else 1), _PREVIOUS, 1)
+    mixers = [OnlineMixer(experts=len(prior), selectors=k, lr=lr, prior=prior) for k in selectors]
+    final = OnlineMixer(experts=len(mixers), selectors=1, lr=_FINAL_LR)
     out = [0.0] * len(positions)
     for j in order_read:
         p = positions[j]
@@ -284,6 +302,14 @@ def adaptive_probs(
         if models:
             probs += [m[j] for m in probs_neural]
             selector = selector * bins + sum(entropy[j] > e for e in _ENTROPY_EDGES)
-        out[j] = mixer.mix(selector, probs)
+        if matcher is not None:
+            predicted, length = matcher.predict(text, p, starts[j])
+            probs.append(matcher.prob(char, predicted, length))
+            selector = selector * 3 + (0 if not length else 1 if length < 16 else 2)
+        previous = ord(history[-1]) % _PREVIOUS if history else 0
+        layer = [m.mix(k, probs) for m, k in zip(mixers, (selector, previous, 0), strict=True)]
+        out[j] = final.mix(0, layer)
         counting.observe(char, history)
+        if matcher is not None:
+            matcher.observe(text, p, starts[j], predicted, length)
     return torch.tensor(out, dtype=torch.float64)

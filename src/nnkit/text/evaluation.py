@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Literal, TypeAlias
 
 import torch
@@ -10,7 +11,7 @@ from torch import nn
 
 from .. import losses
 from .._device import resolve_device
-from .._validate import boolean, positive_float, positive_int
+from .._validate import boolean, in_interval, positive_float, positive_int
 from ..errors import InvalidArgumentError, VocabularyMismatchError
 from ..evaluation import evaluate
 from ..models.char_rnn import CharRNN
@@ -76,6 +77,8 @@ def bits_per_char(
     dynamic: bool = False,
     dynamic_lr: float = DYNAMIC_LR,
     segment_len: int = SEGMENT_LEN,
+    dynamic_decay: float = 0.0,
+    dynamic_stats: Mapping[str, torch.Tensor] | None = None,
     max_unknown: float = MAX_UNKNOWN,
     adapt: bool = False,
     adapt_lr: float = ADAPT_LR,
@@ -112,6 +115,14 @@ def bits_per_char(
         The step size of dynamic evaluation.
     segment_len : int
         Characters per stream between two dynamic updates.
+    dynamic_decay : float
+        Pull the adapting weights back toward the trained ones by this share per step, scaled
+        per weight by its training-gradient RMS when ``dynamic_stats`` is given (Krause et
+        al.'s decay; :class:`~nnkit.text.dynamic.DynamicStep`). 0 (the default): no pull.
+    dynamic_stats : dict of str to torch.Tensor, optional
+        The mean squared gradients of the model on its training text
+        (:func:`~nnkit.text.gradient_stats`): the steps are normalised by them, fixed, instead
+        of by a running mean over the segments read.
     max_unknown : float
         The largest share of ``text``'s characters that may lie outside the vocabulary
         (:meth:`Vocab.unknown_share`; :data:`MAX_UNKNOWN`, 5%, by default). Every such
@@ -171,6 +182,8 @@ def bits_per_char(
         dynamic=dynamic,
         dynamic_lr=dynamic_lr,
         segment_len=segment_len,
+        dynamic_decay=dynamic_decay,
+        dynamic_stats=dynamic_stats,
     )
     if isinstance(model, NgramMixture) and adapt:
         probs = adaptive_probs(
@@ -230,6 +243,8 @@ def char_scores(
     dynamic: bool = False,
     dynamic_lr: float = DYNAMIC_LR,
     segment_len: int = SEGMENT_LEN,
+    dynamic_decay: float = 0.0,
+    dynamic_stats: Mapping[str, torch.Tensor] | None = None,
 ) -> CharScores:
     """What ``model`` predicted for each character of ``text`` it scores, read exactly as
     :func:`bits_per_char` reads it (same arguments): for a closer look than one mean, such as
@@ -248,6 +263,13 @@ def char_scores(
     if dynamic:
         dynamic_lr = positive_float(dynamic_lr, "dynamic_lr")
         seq_len = positive_int(segment_len, "segment_len")
+        in_interval(dynamic_decay, "dynamic_decay", 0.0, 1.0, closed="[]", what="dynamic")
+        if dynamic_stats is not None and not isinstance(dynamic_stats, Mapping):
+            raise InvalidArgumentError(
+                f"dynamic_stats must be a dict from gradient_stats, got "
+                f"{type(dynamic_stats).__name__}",
+                parameter="dynamic_stats",
+            )
     ids = vocab.encode(text)
     return score_chars(
         model,
@@ -256,4 +278,6 @@ def char_scores(
         seq_len=seq_len,
         device=resolve_device(device),
         dynamic_lr=dynamic_lr if dynamic else None,
+        dynamic_decay=dynamic_decay,
+        dynamic_stats=dynamic_stats,
     )
