@@ -131,7 +131,7 @@ class CharTransformer(nn.Module):
     -----
     - ``ids``: ``(B, T)`` int64 character ids, any ``T``.
     - ``state``: None (the start of a text), or what the previous call returned
-      (:data:`TransformerState`).
+      (:data:`~nnkit.models.char_transformer.TransformerState`).
     - Output: ``(logits (B, T, V), state)``.
 
     Examples

@@ -2,7 +2,7 @@
 so far ended as it ends now.
 
 An n-gram forgets everything beyond its ``n - 1`` characters of context; a book repeats whole
-phrases (a name with its title, a refrain, a licence). :class:`MatchModel` finds the most
+phrases (a name with its title, a refrain, a licence). :class:`~nnkit.text.MatchModel` finds the most
 recent earlier place, in the training text or in the text read so far, whose ``min_len``
 characters equal the last ``min_len`` read, measures how far back the agreement goes, and
 predicts the character that came next there. How much to trust it is learnt while reading: the
@@ -88,7 +88,8 @@ class MatchModel:
 
     @staticmethod
     def length_class(length: int) -> int:
-        """0 for no match, then one class per range of :data:`_LENGTHS`."""
+        """0 for no match, then one class per range of lengths (6-7, 8-11, 12-15, 16-23, 24 and
+        more with the default ``min_len``)."""
         if length == 0:
             return 0
         return 1 + sum(length >= edge for edge in _LENGTHS[:-1])
