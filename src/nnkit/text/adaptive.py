@@ -2,17 +2,17 @@
 after scoring it, and an online mixer (PAQ-style) over the neural model and every order of the
 n-gram whose weights learn from each character too.
 
-PPMd, zpaq and their kind learn from the text they compress as they read it: a name that
-appeared a page ago is cheap the second time. A static n-gram cannot do that, and neither can
-one fixed mixing weight. :class:`~nnkit.text.CountingNgram` keeps a copy of a :class:`~nnkit.text.KneserNey`'s counts
-and adds each character to it once it has been scored (exactly as a training character would
-have been counted, continuation counts included); :class:`~nnkit.text.OnlineMixer` mixes the neural
-model's probability with the probability at each of the n-gram's orders, with weights chosen
-by the context (how deep the n-gram's context was seen, how sure the neural model is) and
-moved one gradient step on the character's code length after each character.
+PPMd, zpaq and their kind learn from the text they compress as they read it: a name that appeared a
+page ago is cheap the second time. A static n-gram cannot do that, and neither can one fixed mixing
+weight. :class:`~nnkit.text.CountingNgram` keeps a copy of a :class:`~nnkit.text.KneserNey`'s counts
+and adds each character to it once it has been scored (exactly as a training character would have
+been counted, continuation counts included); :class:`~nnkit.text.OnlineMixer` mixes the neural
+model's probability with the probability at each of the n-gram's orders, with weights chosen by the
+context (how deep the n-gram's context was seen, how sure the neural model is) and moved one
+gradient step on the character's code length after each character.
 :func:`~nnkit.text.adaptive_probs` runs both over a text that a neural model has scored
-(:func:`~nnkit.text.char_scores`, with or without dynamic evaluation), in the order in which
-that model read it, so every probability is a prediction made before its character was read.
+(:func:`~nnkit.text.char_scores`, with or without dynamic evaluation), in the order in which that
+model read it, so every probability is a prediction made before its character was read.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ _FINAL_LR = 0.02
 
 class CountingNgram:
     """A Kneser-Ney n-gram that keeps counting: :meth:`observe` adds one character, with its
-    history, as the training text's characters were added. The :class:`~nnkit.text.KneserNey` it starts
-    from is copied, never changed.
+    history, as the training text's characters were added. The :class:`~nnkit.text.KneserNey`
+    it starts from is copied, never changed.
 
     Parameters
     ----------

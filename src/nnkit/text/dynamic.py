@@ -9,13 +9,13 @@ After scoring each segment, the adapting copy of the model takes one step
     \\theta \\leftarrow \\theta - \\eta\\, \\frac{g}{\\sqrt{\\mathrm{MS}} + \\epsilon}
     + \\lambda_i\\, (\\theta_0 - \\theta)
 
-where :math:`g` is the segment's gradient and :math:`\\mathrm{MS}` its mean square: a running
-mean over the segments read so far (Adam without momentum: nnkit's default), or fixed, measured
-on the *training* text (:func:`~nnkit.text.gradient_stats`, the published recipe), so the first steps are
+where :math:`g` is the segment's gradient and :math:`\\mathrm{MS}` its mean square: a running mean
+over the segments read so far (Adam without momentum: nnkit's default), or fixed, measured on the
+*training* text (:func:`~nnkit.text.gradient_stats`, the published recipe), so the first steps are
 as well scaled as the last. :math:`\\lambda_i = \\min(1, \\lambda \\cdot \\mathrm{RMS}_i /
-\\overline{\\mathrm{RMS}})` pulls each weight back toward its trained value :math:`\\theta_0`,
-more strongly where the training gradients were large: what was learnt from the text read so
-far fades unless the text keeps confirming it.
+\\overline{\\mathrm{RMS}})` pulls each weight back toward its trained value :math:`\\theta_0`, more
+strongly where the training gradients were large: what was learnt from the text read so far fades
+unless the text keeps confirming it.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ class DynamicStep:
     decay : float
         :math:`\\lambda` (0: no pull toward the trained weights).
     stats : mapping of str to torch.Tensor, optional
-        Mean squared gradients from :func:`~nnkit.text.gradient_stats`; None keeps a running mean over the
-        segments read (Adam with ``betas=(0, 0.999)``).
+        Mean squared gradients from :func:`~nnkit.text.gradient_stats`; None keeps a running mean
+        over the segments read (Adam with ``betas=(0, 0.999)``).
     """
 
     def __init__(

@@ -2,11 +2,11 @@
 so far ended as it ends now.
 
 An n-gram forgets everything beyond its ``n - 1`` characters of context; a book repeats whole
-phrases (a name with its title, a refrain, a licence). :class:`~nnkit.text.MatchModel` finds the most
-recent earlier place, in the training text or in the text read so far, whose ``min_len``
-characters equal the last ``min_len`` read, measures how far back the agreement goes, and
-predicts the character that came next there. How much to trust it is learnt while reading: the
-share of its predictions that came true, per length of the match.
+phrases (a name with its title, a refrain, a licence). :class:`~nnkit.text.MatchModel` finds the
+most recent earlier place, in the training text or in the text read so far, whose ``min_len``
+characters equal the last ``min_len`` read, measures how far back the agreement goes, and predicts
+the character that came next there. How much to trust it is learnt while reading: the share of its
+predictions that came true, per length of the match.
 """
 
 from __future__ import annotations
