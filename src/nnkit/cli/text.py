@@ -439,38 +439,34 @@ def run_eval(args: argparse.Namespace) -> int:
     models: list[tuple[str, CharModel | NgramMixture]] = [("neural model", saved.model)]
     if saved.mixture is not None:
         models.append((f"mixture with the {saved.mixture.ngram.n}-gram", saved.mixture))
+
+    def score(
+        model: CharModel | NgramMixture, *, dynamic: bool = False, adapt: bool = False
+    ) -> float:
+        return bits_per_char(
+            model,
+            saved.vocab,
+            text,
+            device=args.device,
+            dynamic=dynamic,
+            dynamic_lr=args.dynamic_lr,
+            segment_len=args.segment_len,
+            max_unknown=1.0,
+            adapt=adapt,
+        )
+
     for name, model in models:
-        score = bits_per_char(model, saved.vocab, text, device=args.device, max_unknown=1.0)
-        if not math.isfinite(score):
+        static = score(model)
+        if not math.isfinite(static):
             raise CheckpointError(
-                f"{args.model}: its {name} scores {score} bits/char on this text; the model "
+                f"{args.model}: its {name} scores {static} bits/char on this text; the model "
                 "is damaged or diverged"
             )
-        line = f"{name}: {score:.4f} bits/char"
+        line = f"{name}: {static:.4f} bits/char"
         if args.dynamic:
-            dynamic = bits_per_char(
-                model,
-                saved.vocab,
-                text,
-                device=args.device,
-                dynamic=True,
-                dynamic_lr=args.dynamic_lr,
-                segment_len=args.segment_len,
-                max_unknown=1.0,
-            )
-            line += f", {dynamic:.4f} with dynamic evaluation"
+            line += f", {score(model, dynamic=True):.4f} with dynamic evaluation"
         if args.adapt and isinstance(model, NgramMixture):
-            adapted = bits_per_char(
-                model,
-                saved.vocab,
-                text,
-                device=args.device,
-                adapt=True,
-                dynamic=args.dynamic,
-                dynamic_lr=args.dynamic_lr,
-                segment_len=args.segment_len,
-                max_unknown=1.0,
-            )
+            adapted = score(model, adapt=True, dynamic=args.dynamic)
             both = " and dynamic evaluation" if args.dynamic else ""
             line += f", {adapted:.4f} adapting while reading{both}"
         say(line)
