@@ -90,7 +90,7 @@ def bits_per_char(
 
     Parameters
     ----------
-    model : CharRNN, torch.nn.Module or NgramMixture
+    model : CharRNN, CharTransformer, torch.nn.Module or NgramMixture
         A character model, or a model mixed with the n-gram (:func:`~nnkit.text.mix_ngram`).
     vocab : Vocab
         The model's vocabulary.

@@ -37,7 +37,7 @@ def generate(
 
     Parameters
     ----------
-    model : CharRNN or NgramMixture
+    model : CharRNN, CharTransformer or NgramMixture
         A model mapping ``(ids (1, T), state)`` to ``(logits (1, T, V), state)``, or such a
         model mixed with the n-gram: each character is then drawn from the mixture's
         distribution (the n-gram reads the text so far).

@@ -81,7 +81,7 @@ class NgramMixture:
 
     Parameters
     ----------
-    model : CharRNN or torch.nn.Module
+    model : CharRNN, CharTransformer or torch.nn.Module
         Called as ``model(ids (B, T), state=...)``, returning ``(scores (B, T, V), state)``.
     vocab : Vocab
         The model's vocabulary; it must hold every character the n-gram was trained on.

@@ -42,7 +42,7 @@ def fit_mixture(
 
     Parameters
     ----------
-    model : CharRNN or torch.nn.Module
+    model : CharRNN, CharTransformer or torch.nn.Module
         The trained character model.
     vocab : Vocab
         Its vocabulary.

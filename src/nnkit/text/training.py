@@ -105,13 +105,14 @@ def train(
     The text is split into training and validation pieces (:func:`split_text`, interleaved
     blocks by default); the training text becomes ``batch_size`` contiguous streams
     (:class:`StreamBatches`) read ``seq_len`` characters at a time, with the hidden state
-    carried across batches (:class:`CarryState`). The recipe: 32 streams of 64 characters,
-    AdamW at lr 0.01 with a strong weight decay of 0.5 (the regulariser that pays most on
-    corpora of a few hundred thousand characters), gradient clipping at 1.0, the schedule of
-    :func:`text_schedule`, bits per character as a metric (:class:`~nnkit.metrics.BitsPerChar`),
-    and :class:`~nnkit.callbacks.KeepBest` on the validation loss (small corpora overfit long
-    before a time budget runs out). Training ends after ``epochs``, ``max_steps`` or
-    ``max_seconds``, whichever comes first (one epoch when none is given).
+    carried across batches (:class:`CarryState`). The recipe: 32 streams of 64 characters, AdamW
+    at lr 0.01 with a strong weight decay of 0.5 for a recurrent model (the regulariser that
+    pays most on corpora of a few hundred thousand characters; :func:`recipe_for`), gradient
+    clipping at 1.0, the schedule of :func:`text_schedule`, bits per character as a metric
+    (:class:`~nnkit.metrics.BitsPerChar`), and :class:`~nnkit.callbacks.KeepBest` on the
+    validation loss (small corpora overfit long before a time budget runs out). Training ends
+    after ``epochs``, ``max_steps`` or ``max_seconds``, whichever comes first (one epoch when
+    none is given).
 
     Parameters
     ----------
