@@ -1,11 +1,10 @@
 """Character-level language modelling: vocabulary, data, training, generation, n-gram baseline,
 mixtures of the two."""
 
-from ._scoring import DYNAMIC_LR, SEGMENT_LEN
 from .adaptive import ADAPT_LR, CountingNgram, OnlineMixer, adaptive_probs
 from .corpus import CorpusInfo
 from .dataset import CharDataset, read_text, split_text
-from .dynamic import gradient_stats
+from .dynamic import DYNAMIC_LR, SEGMENT_LEN, gradient_stats
 from .evaluation import (
     MAX_UNKNOWN,
     VAL_STREAMS,

@@ -15,12 +15,6 @@ from .._validate import fail
 from .dynamic import DynamicStep
 from .streams import StreamBatches, _detach
 
-#: Dynamic evaluation's default step size (RMS-normalised), chosen on the validation splits of
-#: alice.txt and neko.txt (docs/text.rst).
-DYNAMIC_LR = 3e-4
-#: Dynamic evaluation's default segment: characters per stream between two updates.
-SEGMENT_LEN = 32
-
 
 @dataclass(frozen=True)
 class CharScores:

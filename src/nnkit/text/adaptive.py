@@ -30,8 +30,8 @@ from .vocab import Vocab
 
 __all__ = ["ADAPT_LR", "CountingNgram", "OnlineMixer", "adaptive_probs"]
 
-#: The online mixer's default learning rate (chosen on the validation splits of alice.txt and
-#: neko.txt, docs/text.rst: 0.02 to 0.2 all came within 0.005 bits/char of each other).
+#: The online mixer's default learning rate, chosen on the validation splits of alice.txt and
+#: neko.txt (docs/text.rst, where nnkit stands).
 ADAPT_LR = 0.1
 #: Bins of the neural model's entropy (bits) that select the mixer's weights.
 _ENTROPY_EDGES = (0.5, 1.5, 3.0, 5.0)

@@ -27,10 +27,16 @@ from torch import nn
 
 from .._device import resolve_device
 from .._validate import fail, positive_int
-from .streams import StreamBatches, _detach
+from .streams import VAL_STREAMS, StreamBatches, _detach
 from .vocab import Vocab
 
-__all__ = ["DynamicStep", "gradient_stats"]
+__all__ = ["DYNAMIC_LR", "SEGMENT_LEN", "DynamicStep", "gradient_stats"]
+
+#: Dynamic evaluation's default step size (RMS-normalised), chosen on the validation splits of
+#: alice.txt and neko.txt (docs/text.rst).
+DYNAMIC_LR = 3e-4
+#: Dynamic evaluation's default segment: characters per stream between two updates.
+SEGMENT_LEN = 32
 
 #: Added to the RMS before dividing: 1e-8 (Adam's) let weights that the training text hardly
 #: moves (a rare character's embedding) take steps 10^4 times too large on neko.txt.
@@ -42,8 +48,8 @@ def gradient_stats(
     vocab: Vocab,
     text: str,
     *,
-    segment_len: int = 32,
-    batch_size: int = 8,
+    segment_len: int = SEGMENT_LEN,
+    batch_size: int = VAL_STREAMS,
     max_chars: int = 400_000,
     device: str | torch.device | None = None,
 ) -> dict[str, torch.Tensor]:
@@ -136,13 +142,14 @@ class DynamicStep:
     ) -> None:
         named = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
         self.params = [p for _, p in named]
-        self.lr, self.decay = lr, decay
+        self.lr = lr
         self.start = [p.detach().clone() for p in self.params] if decay else []
         self.adam = (
             torch.optim.Adam(self.params, lr=lr, betas=(0.0, 0.999)) if stats is None else None
         )
         self.scale: list[torch.Tensor] = []
-        self.rates: list[torch.Tensor] = []
+        # the decay's share per weight: scaled by the training RMS, or one number for all
+        self.rates: list[torch.Tensor | float] = []
         if stats is not None:
             missing = [n for n, _ in named if n not in stats]
             wrong = [n for n, p in named if n in stats and stats[n].shape != p.shape]
@@ -158,7 +165,7 @@ class DynamicStep:
             mean = torch.cat([r.flatten() for r in rms]).mean()
             self.rates = [(decay * r / mean).clamp(max=1.0) for r in rms] if decay else []
         elif decay:
-            self.rates = [torch.full_like(p, decay).clamp(max=1.0) for p in self.params]
+            self.rates = [decay] * len(self.params)
 
     def zero_grad(self) -> None:
         for p in self.params:

@@ -15,10 +15,11 @@ from .._validate import boolean, in_interval, positive_float, positive_int
 from ..errors import InvalidArgumentError, VocabularyMismatchError
 from ..evaluation import evaluate
 from ..models.char_rnn import CharRNN
-from ._scoring import DYNAMIC_LR, SEGMENT_LEN, CharScores, score_chars
+from ._scoring import CharScores, score_chars
 from .adaptive import ADAPT_LR, adaptive_probs
+from .dynamic import DYNAMIC_LR, SEGMENT_LEN
 from .mixture import NgramMixture
-from .streams import CarryState, StreamBatches
+from .streams import VAL_STREAMS, CarryState, StreamBatches
 from .vocab import Vocab
 
 #: The default largest share of a text's characters that :func:`bits_per_char` scores as the
@@ -37,9 +38,6 @@ __all__ = [
 ]
 
 _LN2 = math.log(2.0)
-#: Validation and evaluation read the text as this many long streams (each starts from a zero
-#: state, so fewer streams score a little lower).
-VAL_STREAMS = 8
 #: A character model's loss: ``"auto"`` (what :func:`loss_for` picks), a loss, or None for a
 #: model that computes its own (``forward(ids, targets, state=...)``).
 TextLoss: TypeAlias = Literal["auto"] | losses.LossArg | None

@@ -17,7 +17,11 @@ from torch import nn
 
 from .._validate import fail, positive_int
 
-__all__ = ["CarryState", "StreamBatches"]
+__all__ = ["VAL_STREAMS", "CarryState", "StreamBatches"]
+
+#: Validation and evaluation read the text as this many long streams (each starts from a zero
+#: state, so fewer streams score a little lower).
+VAL_STREAMS = 8
 
 
 class StreamBatches:

@@ -140,7 +140,8 @@ def train(
         Number of parallel streams.
     lr : float, optional
         Peak AdamW learning rate: by default 0.01 for a recurrent model, 0.003 for a
-        :class:`~nnkit.models.CharTransformer` (0.01 trained it more slowly on neko.txt).
+        :class:`~nnkit.models.CharTransformer` (0.01 learnt more slowly per epoch on neko.txt;
+        docs/text.rst).
     weight_decay : float, optional
         AdamW's decoupled weight decay: by default 0.5 for a recurrent model, 0.1 for a
         :class:`~nnkit.models.CharTransformer`.
