@@ -29,7 +29,22 @@ autodoc_preserve_defaults = True  # show DEFAULT_LR_GRID, not its 31 floats
 html_theme = "furo"
 html_title = f"nnkit {release}"
 html_static_path = ["_static"]
+templates_path = ["_templates"]
+html_css_files = ["edition.css"]
 exclude_patterns = ["_build"]
+
+# -- the Japanese edition: ``sphinx-build -D language=ja -b html docs docs/_build/html/ja`` ---
+# The guide pages' messages are translated in locale/ja/LC_MESSAGES/<page>.po (the API and CLI
+# references stay in English: no catalogue for them); ``python scripts/translations.py update``
+# refreshes the catalogues after an English page changes. Code blocks, doctests, command lines,
+# figures and numbers are never messages, so both editions show (and test) the same code.
+locale_dirs = ["locale/"]
+gettext_compact = True  # api/*.rst -> one api.pot (left untranslated)
+gettext_location = False  # no line numbers in the catalogues: an edit elsewhere is no diff
+gettext_uuid = False
+# language -> the other edition and its link, in that edition's language
+EDITIONS = {"en": ("ja", "このページの日本語版"), "ja": ("en", "This page in English")}
+html_theme_options = {"announcement": "edition"}  # the bar's text is _templates/page.html's link
 
 # -- nitpicky (-n): every reference to nnkit resolves; only third-party targets are excused ---
 # The docs build offline, so there is no intersphinx inventory for Python, PyTorch, NumPy or
@@ -94,5 +109,18 @@ def _public_bases(app: object, name: str, obj: object, options: object, bases: l
     bases[:] = shown or [object]
 
 
+def _edition_link(
+    app: object, pagename: str, templatename: str, context: dict[str, object], doctree: object
+) -> None:
+    """The same page in the other edition: English at the root of the output, Japanese in its
+    ``ja/`` folder (as README's two build commands lay them out)."""
+    language = getattr(app, "config").language or "en"
+    other, label = EDITIONS.get(language, EDITIONS["en"])
+    up = "../" * pagename.count("/")
+    step = "ja/" if other == "ja" else "../"
+    context["edition_link"] = {"href": f"{up}{step}{pagename}.html", "lang": other, "label": label}
+
+
 def setup(app: object) -> None:
     app.connect("autodoc-process-bases", _public_bases)  # type: ignore[attr-defined]
+    app.connect("html-page-context", _edition_link)  # type: ignore[attr-defined]
