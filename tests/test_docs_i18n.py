@@ -79,18 +79,20 @@ def test_the_check_finds_an_untranslated_and_a_fuzzy_message(
     templates: dict[str, Path], tmp_path: Path
 ) -> None:
     po = (translations.CATALOGUES / "quickstart.po").read_text(encoding="utf-8")
-    first = re.search(r'msgid "Quickstart"\nmsgstr "(.+)"', po)
-    assert first is not None
-    (tmp_path / "quickstart.po").write_text(po.replace(first.group(0), 'msgid "Quickstart"\nmsgstr ""'))
+    entry = re.search(r'msgid "Quickstart"\nmsgstr ".+"', po)
+    assert entry is not None
+    edited = tmp_path / "quickstart.po"
     only = {"quickstart": templates["quickstart"]}
-    assert [(p.kind, p.msgid) for p in translations.check(only, tmp_path)] == [
-        ("untranslated", "Quickstart")
-    ]
-    (tmp_path / "quickstart.po").write_text(po.replace(first.group(0), "#, fuzzy\n" + first.group(0)))
-    assert [(p.kind, p.msgid) for p in translations.check(only, tmp_path)] == [
-        ("fuzzy", "Quickstart")
-    ]
-    (tmp_path / "quickstart.po").unlink()
+
+    def found(text: str) -> list[tuple[str, str]]:
+        edited.write_text(po.replace(entry.group(0), text), encoding="utf-8")
+        return [(p.kind, p.msgid) for p in translations.check(only, tmp_path)]
+
+    assert found(entry.group(0)) == []
+    assert found('msgid "Quickstart"\nmsgstr ""') == [("untranslated", "Quickstart")]
+    assert found("#, fuzzy\n" + entry.group(0)) == [("fuzzy", "Quickstart")]
+    assert found("") == [("untranslated", "Quickstart")]  # the message left out altogether
+    edited.unlink()
     assert [p.kind for p in translations.check(only, tmp_path)] == ["missing catalogue"]
 
 
