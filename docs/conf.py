@@ -114,7 +114,7 @@ def _edition_link(
 ) -> None:
     """The same page in the other edition: English at the root of the output, Japanese in its
     ``ja/`` folder (as README's two build commands lay them out)."""
-    language = getattr(app, "config").language or "en"
+    language = app.config.language or "en"  # type: ignore[attr-defined]
     other, label = EDITIONS.get(language, EDITIONS["en"])
     up = "../" * pagename.count("/")
     step = "ja/" if other == "ja" else "../"
