@@ -100,10 +100,22 @@ def update(templates: dict[str, Path], catalogues: Path = CATALOGUES) -> None:
     for domain in templates:
         po = catalogues / f"{domain}.po"
         catalogue = _read(po)
-        if catalogue.fuzzy:
-            catalogue.fuzzy = False
+        if catalogue.fuzzy or "SOME DESCRIPTIVE TITLE" in catalogue.header_comment:
+            _own(catalogue, domain)
             with po.open("wb") as handle:
                 write_po(handle, catalogue, width=100)
+
+
+def _own(catalogue: Catalog, domain: str) -> None:
+    """A new catalogue's header as nnkit's, instead of gettext's placeholders."""
+    catalogue.fuzzy = False
+    catalogue.header_comment = (
+        f"# Japanese edition of nnkit's guide: the messages of docs/{domain}.rst.\n"
+        "# Refreshed by `python scripts/translations.py update`; distributed under nnkit's licence."
+    )
+    catalogue.last_translator = "nnkit developers"
+    catalogue.language_team = "nnkit developers"
+    catalogue.revision_date = catalogue.creation_date
 
 
 def main(argv: list[str] | None = None) -> int:
