@@ -38,6 +38,8 @@ import torch
 from nnkit.history import History
 from nnkit.models import CharRNN, CharTransformer
 from nnkit.text import (
+    DYNAMIC_LR,
+    SEGMENT_LEN,
     CharScores,
     KneserNey,
     NgramMixture,
@@ -284,7 +286,11 @@ DYNAMIC_VARIANTS: dict[str, dict[str, Any]] = {
 
 #: Krause et al.'s dynamic evaluation (with one stream and the training text's statistics):
 #: the step size and decay measured on neko.txt's validation text.
-PUBLISHED: dict[str, Any] = {"dynamic_lr": 3e-4, "dynamic_decay": 1e-3, "segment_len": 32}
+PUBLISHED: dict[str, Any] = {
+    "dynamic_lr": DYNAMIC_LR,
+    "dynamic_decay": 1e-3,
+    "segment_len": SEGMENT_LEN,
+}
 
 
 def dynamic_ablation(
@@ -308,7 +314,7 @@ def build(key: str, vocab_size: int, args: argparse.Namespace) -> CharRNN | Char
     """The default model of ``nnkit text train`` of each kind."""
     if key == "rnn":
         return CharRNN(vocab_size, dropout=args.dropout)
-    return CharTransformer(vocab_size, d_model=192, num_layers=3, num_heads=3, context=128)
+    return CharTransformer(vocab_size)
 
 
 def cross_fit(

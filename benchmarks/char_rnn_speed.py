@@ -218,7 +218,7 @@ def one_round(
         low = nnkit_rate(CharRNN(len(vocab)), text, vocab, device, seconds, amp=True)
         out[device, AMP] = {"chars_per_second": low, "vs_float32": low / float32}
         torch.manual_seed(0)
-        transformer = CharTransformer(len(vocab), **TRANSFORMER)
+        transformer = CharTransformer(len(vocab))
         rate = nnkit_rate(transformer, text, vocab, device, seconds, batch=(32, 64))
         peak = matmul_gflops(device)
         achieved = transformer_flops_per_char(transformer, 64) * rate / 1e9
@@ -230,7 +230,7 @@ def one_round(
         }
         for row, model in (
             (GENERATION, CharRNN(len(vocab))),
-            (GENERATION_TRANSFORMER, CharTransformer(len(vocab), **TRANSFORMER)),
+            (GENERATION_TRANSFORMER, CharTransformer(len(vocab))),
         ):
             model = model.to(device)
             started = time.perf_counter()
@@ -248,7 +248,6 @@ GRU_BATCHES = (
     ("(c) the same, batch 256 x 64", (256, 64)),
 )
 AMP = "(c) the same, 64 x 128, bfloat16 autocast (amp=True)"
-TRANSFORMER: dict[str, int] = {"d_model": 192, "num_layers": 3, "num_heads": 3, "context": 128}
 TRANSFORMER_ROW = "(d) nnkit: CharTransformer (192 x 3, context 128), batch 32 x 64"
 GENERATION = "generation, default CharRNN"
 GENERATION_TRANSFORMER = "generation, CharTransformer (key/value cache)"

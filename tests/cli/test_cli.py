@@ -330,11 +330,17 @@ def test_text_train_generate_eval(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "argument --start: start character '雨' is not in the vocabulary" in err
 
 
+def _weather(folder: Path) -> Path:
+    """A small Japanese corpus that a tiny model learns in two epochs."""
+    corpus = folder / "weather.txt"
+    corpus.write_text("今日は晴れです。明日は雨です。" * 60, encoding="utf-8")
+    return corpus
+
+
 def test_text_mixture_and_what_eval_scores(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    corpus = tmp_path / "weather.txt"
-    corpus.write_text("今日は晴れです。明日は雨です。" * 60, encoding="utf-8")
+    corpus = _weather(tmp_path)
     model = tmp_path / "model.pt"
     args = ["text", "train", str(corpus), "--out", str(model), "--hidden", "16", "--layers",
             "1", "--epochs", "2", "--seq-len", "16", "--batch-size", "4", "--device", "cpu",
@@ -429,8 +435,7 @@ def test_the_time_report_lists_the_phases_in_order_and_adds_up() -> None:
 def test_text_train_a_transformer_and_eval_adapting(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    corpus = tmp_path / "weather.txt"
-    corpus.write_text("今日は晴れです。明日は雨です。" * 60, encoding="utf-8")
+    corpus = _weather(tmp_path)
     model = tmp_path / "model.pt"
     args = ["text", "train", str(corpus), "--out", str(model), "--model", "transformer",
             "--hidden", "16", "--heads", "2", "--layers", "1", "--context", "16", "--epochs", "2",

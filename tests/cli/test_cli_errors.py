@@ -153,7 +153,7 @@ CASES: list[tuple[str, int, str]] = [
     ("text eval {model} {corpus} --adapt", 2, "holds no n-gram mixture (train with"),
     ("text train {corpus} --out {tmp}/m.pt --model transformer --heads 5", 2, "d_model=192 with"),
     ("text train {corpus} --out {tmp}/m.pt --model transformer --context 0", 2, "--context: Char"),
-    ("text train {corpus} --out {tmp}/m.pt --model transformer --hidden 100", 2, "--heads: give"),
+    ("text train {corpus} --out {tmp}/m.pt --model transformer --hidden 100", 2, "--heads: Char"),
     ("text train {corpus} --out {tmp}/m.pt --model transformer --layers 0", 2, "--layers: Char"),
     ("text train {corpus} --out {tmp}/m.pt --model transformer --cell lstm", 2, "--cell: only"),
     ("text train {corpus} --out {tmp}/m.pt --heads 2", 2, "argument --heads: only applies with"),

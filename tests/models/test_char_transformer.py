@@ -113,6 +113,7 @@ def test_config_rebuilds_the_same_model() -> None:
         ({"d_model": 24, "num_heads": 8}, "num_heads times an even head size, got d_model=24"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
         ({"tie_weights": 1}, "tie_weights must be True or False, got 1"),
+        ({"d_model": 96, "num_heads": None}, "num_heads defaults to d_model / 64, .* d_model=96"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
@@ -122,6 +123,18 @@ def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
         CharTransformer(20, **settings)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="vocab_size must be an integer"):
         CharTransformer(0)
+
+
+def test_the_defaults_are_the_measured_model_with_heads_of_64_channels() -> None:
+    model = CharTransformer(50)
+    assert {k: model.config()[k] for k in ("d_model", "num_layers", "num_heads", "context")} == {
+        "d_model": 192,
+        "num_layers": 3,
+        "num_heads": 3,
+        "context": 128,
+    }
+    assert sum(p.numel() for p in model.parameters()) == parameter_count(50)
+    assert CharTransformer(50, d_model=128).num_heads == 2
 
 
 def test_bad_input_and_state_are_named() -> None:

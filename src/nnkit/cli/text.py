@@ -81,7 +81,7 @@ def add_parser(sub: Any) -> None:
         "--layers", type=int, default=None, help="layers (default 2 for rnn, 3 for transformer)"
     )
     tr.add_argument(
-        "--heads", type=int, default=None, help="transformer: attention heads (default width/64)"
+        "--heads", type=int, default=None, help="transformer: attention heads (default width / 64)"
     )
     tr.add_argument(
         "--context",
@@ -286,34 +286,19 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace, vocab_size: int) -> CharModel:
-    """The model the flags describe (the library checks every size)."""
+    """The model the flags describe; a flag not given keeps the model's own default (the
+    library checks every size)."""
     if args.model == "transformer":
         if args.cell != "gru":
             raise UsageError("argument --cell: only applies with --model rnn")
-        width = 192 if args.hidden is None else args.hidden
-        if args.heads is None and width % 64:
-            raise UsageError(
-                f"argument --heads: give it with --hidden {width} (the default, width/64, "
-                "is not a whole number)"
-            )
-        return CharTransformer(
-            vocab_size,
-            d_model=width,
-            num_layers=3 if args.layers is None else args.layers,
-            num_heads=width // 64 if args.heads is None else args.heads,
-            context=128 if args.context is None else args.context,
-            dropout=0.1 if args.dropout is None else args.dropout,
-        )
+        given = {"d_model": args.hidden, "num_layers": args.layers, "num_heads": args.heads,
+                 "context": args.context, "dropout": args.dropout}  # fmt: skip
+        return CharTransformer(vocab_size, **{k: v for k, v in given.items() if v is not None})
     for flag, value in (("--heads", args.heads), ("--context", args.context)):
         if value is not None:
             raise UsageError(f"argument {flag}: only applies with --model transformer")
-    return CharRNN(
-        vocab_size,
-        cell=args.cell,
-        hidden_size=256 if args.hidden is None else args.hidden,
-        num_layers=2 if args.layers is None else args.layers,
-        dropout=0.3 if args.dropout is None else args.dropout,
-    )
+    given = {"hidden_size": args.hidden, "num_layers": args.layers, "dropout": args.dropout}
+    return CharRNN(vocab_size, cell=args.cell, **{k: v for k, v in given.items() if v is not None})
 
 
 _ENDED_BY = {

@@ -42,15 +42,15 @@ SIZE_LIMITS = {
 
 
 def parameter_count(
-    vocab_size: int, *, d_model: int = 256, num_layers: int = 4, tie_weights: bool = True
+    vocab_size: int, *, d_model: int = 192, num_layers: int = 3, tie_weights: bool = True
 ) -> int:
     """The number of parameters of ``CharTransformer(vocab_size, ...)``, without building it
     (the MLP is 4 ``d_model`` wide).
 
     Examples
     --------
-    >>> parameter_count(80, d_model=32, num_layers=2) == sum(
-    ...     p.numel() for p in CharTransformer(80, d_model=32, num_layers=2).parameters())
+    >>> model = CharTransformer(80, d_model=32, num_layers=2, num_heads=2)
+    >>> parameter_count(80, d_model=32, num_layers=2) == sum(p.numel() for p in model.parameters())
     True
     """
     d = d_model
@@ -109,6 +109,10 @@ class _Block(nn.Module):
 class CharTransformer(nn.Module):
     """Predict the next character from the previous ``context`` ones with a causal transformer.
 
+    The defaults (192 wide, 3 layers of 3 heads, a context of 128) are the model that
+    ``nnkit text train --model transformer`` trains and that docs/text.rst and the benchmarks
+    measure.
+
     Parameters
     ----------
     vocab_size : int
@@ -117,12 +121,14 @@ class CharTransformer(nn.Module):
         Width of the residual stream (and of the embedding).
     num_layers : int
         Transformer blocks.
-    num_heads : int
+    num_heads : int, optional
         Attention heads; ``d_model / num_heads`` must be even (rotary positions turn pairs).
+        By default ``d_model / 64`` (heads of 64 channels, as GPT-2's).
     context : int
         Positions each one attends to, itself included.
     dropout : float
-        On the embedding, the attention weights and each block's two residual branches.
+        On the embedding and on each block's two residual branches (not on the attention
+        weights: that would force the unfused attention kernel on a CPU).
     tie_weights : bool
         The output layer uses the embedding matrix (Press and Wolf, 2017): fewer parameters,
         which on a corpus of a few hundred thousand characters is what generalises.
@@ -151,10 +157,10 @@ class CharTransformer(nn.Module):
         self,
         vocab_size: int,
         *,
-        d_model: int = 256,
-        num_layers: int = 4,
-        num_heads: int = 4,
-        context: int = 256,
+        d_model: int = 192,
+        num_layers: int = 3,
+        num_heads: int | None = None,
+        context: int = 128,
         dropout: float = 0.1,
         tie_weights: bool = True,
     ) -> None:
@@ -168,11 +174,21 @@ class CharTransformer(nn.Module):
         }
         for name, value in sizes.items():
             high = SIZE_LIMITS[name]
+            if value is None:  # num_heads: from d_model, below
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise InvalidArgumentError(
                     f"CharTransformer {name} must be an integer in [1, {high}], got {value!r}",
                     parameter=name,
                 )
+        if num_heads is None:
+            if d_model % 64:
+                raise InvalidArgumentError(
+                    f"CharTransformer num_heads defaults to d_model / 64, which is not a whole "
+                    f"number for d_model={d_model}; give num_heads",
+                    parameter="num_heads",
+                )
+            num_heads = d_model // 64
         if d_model % num_heads or (d_model // num_heads) % 2:
             raise InvalidArgumentError(
                 f"CharTransformer d_model must be num_heads times an even head size, got "

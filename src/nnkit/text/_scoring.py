@@ -68,7 +68,7 @@ def score_chars(
     net = (copy.deepcopy(model) if dynamic_lr is not None else model).to(device)
     was_training = net.training
     net.eval()  # no dropout: scoring, and adapting, use the whole model
-    optimizer = (
+    step = (
         DynamicStep(net, lr=dynamic_lr, decay=dynamic_decay, stats=dynamic_stats)
         if dynamic_lr is not None
         else None
@@ -78,17 +78,17 @@ def score_chars(
     state = None
     try:
         # cuDNN has no backward pass for recurrent layers in eval mode: adapting goes without
-        with torch.backends.cudnn.flags(enabled=optimizer is None):
+        with torch.backends.cudnn.flags(enabled=step is None):
             for x, y in streams:
                 x, y = x.to(device), y.to(device)
-                with torch.set_grad_enabled(optimizer is not None):
+                with torch.set_grad_enabled(step is not None):
                     outputs, state = net(x, state=state)
                     logp_all = _log_probs(outputs)
                     logp = logp_all.gather(-1, y.unsqueeze(-1)).squeeze(-1)
-                if optimizer is not None:
-                    optimizer.zero_grad()
+                if step is not None:
+                    step.zero_grad()
                     (-logp.mean()).backward()  # type: ignore[no-untyped-call]
-                    optimizer.step()
+                    step.step()
                     state = _detach(state)
                 logp_all = logp_all.detach()
                 logps.append(logp.detach().double().cpu())

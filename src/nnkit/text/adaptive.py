@@ -25,7 +25,7 @@ import torch
 from .._validate import fail, in_interval, positive_float
 from ._scoring import CharScores
 from .match import MatchModel
-from .ngram import KneserNey
+from .ngram import KneserNey, _continuations
 from .vocab import Vocab
 
 __all__ = ["ADAPT_LR", "CountingNgram", "OnlineMixer", "adaptive_probs"]
@@ -43,10 +43,11 @@ _PREVIOUS = 256
 _FINAL_LR = 0.02
 
 
-class CountingNgram:
+class CountingNgram(KneserNey):
     """A Kneser-Ney n-gram that keeps counting: :meth:`observe` adds one character, with its
     history, as the training text's characters were added. The :class:`~nnkit.text.KneserNey`
-    it starts from is copied, never changed.
+    it starts from is copied, never changed; :meth:`~nnkit.text.KneserNey.prob` and the other
+    methods see the counts observed so far.
 
     Parameters
     ----------
@@ -69,6 +70,7 @@ class CountingNgram:
     """
 
     def __init__(self, ngram: KneserNey, *, order: int | None = None, unseen_ids: int = 1) -> None:
+        # a copy of the trained tables, not a second training (KneserNey.__init__)
         if not isinstance(ngram, KneserNey):
             raise fail("ngram", f"ngram must be a KneserNey model, got {type(ngram).__name__}")
         if order is not None and order != ngram.n:
@@ -77,38 +79,23 @@ class CountingNgram:
             raise fail("unseen_ids", f"unseen_ids must be a positive integer, got {unseen_ids!r}")
         self.n = ngram.n
         self.discount = ngram.discount
+        self.pieces = ngram.pieces
         self.chars = ngram.chars
         self.base = ngram.base
         self.unseen_ids = unseen_ids
         self.counts = [{h: dict(c) for h, c in level.items()} for level in ngram.counts]
         self.totals = [dict(level) for level in ngram.totals]
         self.types = [dict(level) for level in ngram.types]
-        # (k + 2)-character strings whose last k + 1 characters were seen after their first:
-        # what the continuation count of a lower level counts
-        self._pairs: list[set[str]] = [set() for _ in range(self.n - 1)]
-        for text in ngram.pieces:
-            for i in range(len(text)):
-                for k in range(min(self.n - 1, i)):
-                    self._pairs[k].add(text[i - k - 1 : i + 1])
+        self._left = _continuations(ngram.pieces, self.n)
 
     def probs(self, char: str, history: str) -> list[float]:
         """The probability of ``char`` after ``history`` at each order 1..n (``[k - 1]`` uses
         ``k - 1`` characters of context), over the vocabulary's ids."""
         history = history[-(self.n - 1) :] if self.n > 1 else ""
         p = self.base if char in self.chars else self.base / self.unseen_ids
-        out = []
-        for k in range(self.n):
-            if k <= len(history):
-                context = history[len(history) - k :] if k else ""
-                total = self.totals[k].get(context, 0)
-                if total:
-                    count = self.counts[k][context].get(char, 0)
-                    p = (
-                        max(count - self.discount, 0.0) / total
-                        + self.discount * self.types[k][context] / total * p
-                    )
-            out.append(p)
-        return out
+        out: list[float] = []
+        self._interpolate(char, history, p, out)
+        return out + [out[-1]] * (self.n - len(out))  # a short history: no higher context
 
     def depth(self, history: str) -> int:
         """The longest context (0..n-1 characters) of ``history`` that has been seen."""
@@ -126,10 +113,10 @@ class CountingNgram:
             self._add(n - 1, history, char)
         gram = history + char
         for k in range(min(n - 1, len(history))):
-            pair = gram[len(gram) - k - 2 :]
-            if pair not in self._pairs[k]:
-                self._pairs[k].add(pair)
-                self._add(k, pair[1:-1], char)
+            lefts = self._left[k][gram[len(gram) - k - 1 :]]
+            if gram[-k - 2] not in lefts:  # a new left neighbour: one more continuation
+                lefts.add(gram[-k - 2])
+                self._add(k, gram[len(gram) - k - 1 : -1], char)
 
     def _add(self, k: int, context: str, char: str) -> None:
         level = self.counts[k].setdefault(context, {})

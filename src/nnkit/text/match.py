@@ -20,8 +20,9 @@ __all__ = ["MATCH_LEN", "MatchModel"]
 
 #: The default shortest match: 6 characters of context longer than most n-gram orders use.
 MATCH_LEN = 6
-#: Upper ends of the match-length classes whose hit rates are learnt separately.
-_LENGTHS = (8, 12, 16, 24, 32)
+#: Where the match-length classes whose hit rates are learnt separately begin (after the
+#: class of the shortest matches).
+_LENGTHS = (8, 12, 16, 24)
 _LONGEST = 64
 
 
@@ -61,7 +62,7 @@ class MatchModel:
         for s, piece in enumerate(self.sources):
             for p in range(self.min_len, len(piece)):
                 self.index[piece[p - self.min_len : p]] = (s, p)
-        classes = len(_LENGTHS) + 1
+        classes = len(_LENGTHS) + 2  # no match, shorter than the first edge, one per edge
         self.hits = [1.0] * classes  # a prior of one hit in two tries per class
         self.tries = [2.0] * classes
 
@@ -92,7 +93,7 @@ class MatchModel:
         more with the default ``min_len``)."""
         if length == 0:
             return 0
-        return 1 + sum(length >= edge for edge in _LENGTHS[:-1])
+        return 1 + sum(length >= edge for edge in _LENGTHS)
 
     def prob(self, char: str, predicted: str | None, length: int) -> float:
         """The match model's probability of ``char``: the learnt hit rate of matches this long

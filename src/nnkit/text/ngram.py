@@ -66,7 +66,6 @@ class KneserNey:
         self.pieces: list[str] = pieces
         # counts[k][context][char]: k = len(context); raw for k == n - 1, continuation below
         self.counts: list[dict[str, dict[str, int]]] = [defaultdict(dict) for _ in range(n)]
-        left: list[dict[str, set[str]]] = [defaultdict(set) for _ in range(n)]
         chars: set[str] = set()
         for text in pieces:
             chars.update(text)
@@ -74,12 +73,8 @@ class KneserNey:
                 top = self.counts[n - 1].setdefault(text[max(0, i - n + 1) : i], {})
                 if i >= n - 1:
                     top[char] = top.get(char, 0) + 1
-                for k in range(n - 1):
-                    if i - k - 1 < 0:  # no left neighbour: the string starts the piece
-                        continue
-                    left[k][text[i - k : i + 1]].add(text[i - k - 1])
-        for k in range(n - 1):
-            for gram, lefts in left[k].items():
+        for k, level in enumerate(_continuations(pieces, n)):
+            for gram, lefts in level.items():
                 self.counts[k].setdefault(gram[:-1], {})[gram[-1]] = len(lefts)
         self.totals = [{h: sum(c.values()) for h, c in level.items()} for level in self.counts]
         self.types = [{h: len(c) for h, c in level.items()} for level in self.counts]
@@ -90,17 +85,25 @@ class KneserNey:
     def prob(self, char: str, history: str) -> float:
         """:math:`P(\\text{char} \\mid \\text{history})`; uses the last ``n - 1`` characters."""
         history = history[-(self.n - 1) :] if self.n > 1 else ""
-        p = self.base
-        for k in range(0, len(history) + 1):
+        return self._interpolate(char, history, self.base)
+
+    def _interpolate(
+        self, char: str, history: str, p: float, orders: list[float] | None = None
+    ) -> float:
+        """The interpolation of the class docstring from ``p`` (below the unigram) up through
+        every context of ``history`` (already cut to ``n - 1`` characters); ``orders`` collects
+        the value after each order ``0..len(history)``."""
+        for k in range(len(history) + 1):
             context = history[len(history) - k :] if k else ""
             total = self.totals[k].get(context, 0)
-            if total == 0:
-                continue
-            count = self.counts[k][context].get(char, 0)
-            p = (
-                max(count - self.discount, 0.0) / total
-                + (self.discount * self.types[k][context] / total) * p
-            )
+            if total:
+                count = self.counts[k][context].get(char, 0)
+                p = (
+                    max(count - self.discount, 0.0) / total
+                    + (self.discount * self.types[k][context] / total) * p
+                )
+            if orders is not None:
+                orders.append(p)
         return p
 
     def context_count(self, history: str) -> int:
@@ -120,6 +123,17 @@ class KneserNey:
         if count == 0:
             raise InvalidArgumentError("cannot score empty text")
         return total / count
+
+
+def _continuations(pieces: Sequence[str], n: int) -> list[defaultdict[str, set[str]]]:
+    """For each ``k < n - 1``, every ``(k + 1)``-character string of the pieces with the
+    characters seen just before it: what the continuation counts of level ``k`` count."""
+    left: list[defaultdict[str, set[str]]] = [defaultdict(set) for _ in range(n - 1)]
+    for text in pieces:
+        for i in range(len(text)):
+            for k in range(min(n - 1, i)):  # k + 1 characters with one before them
+                left[k][text[i - k : i + 1]].add(text[i - k - 1])
+    return left
 
 
 def ngram_bits_per_char(

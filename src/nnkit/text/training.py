@@ -199,11 +199,10 @@ def train(
     """
     if not isinstance(text, str) or not text:
         raise fail("text", "cannot train on empty text")
-    size = getattr(model, "vocab_size", None)
-    if isinstance(model, CharRNN | CharTransformer) and size != len(vocab):
+    if isinstance(model, CharRNN | CharTransformer) and model.vocab_size != len(vocab):
         raise fail(
             "vocab",
-            f"model has vocab_size {size} but the vocabulary has {len(vocab)} "
+            f"model has vocab_size {model.vocab_size} but the vocabulary has {len(vocab)} "
             f"characters; build {type(model).__name__}(len(vocab), ...)",
         )
     default_lr, default_decay = recipe_for(model)
